@@ -1,0 +1,94 @@
+"""Every attribute, event and metric name otel-llm emits, in one place.
+
+GenAI names follow the OpenTelemetry GenAI semantic conventions (v1.41). Anything the spec does
+not cover lives under `otel_llm.*`. docs/telemetry.md lists each name with its Prometheus form.
+"""
+
+from __future__ import annotations
+
+# --- span attributes: GenAI semantic conventions -------------------------------------------------
+GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
+GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_TEMPERATURE = "gen_ai.request.temperature"
+GEN_AI_REQUEST_TOP_P = "gen_ai.request.top_p"
+GEN_AI_REQUEST_TOP_K = "gen_ai.request.top_k"
+GEN_AI_REQUEST_STOP_SEQUENCES = "gen_ai.request.stop_sequences"
+GEN_AI_REQUEST_SEED = "gen_ai.request.seed"
+GEN_AI_REQUEST_FREQUENCY_PENALTY = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_PRESENCE_PENALTY = "gen_ai.request.presence_penalty"
+GEN_AI_REQUEST_CHOICE_COUNT = "gen_ai.request.choice.count"
+GEN_AI_REQUEST_ENCODING_FORMATS = "gen_ai.request.encoding_formats"
+GEN_AI_REQUEST_STREAM = "gen_ai.request.stream"
+GEN_AI_OUTPUT_TYPE = "gen_ai.output.type"
+GEN_AI_RESPONSE_ID = "gen_ai.response.id"
+GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
+GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
+GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count"
+GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+ERROR_TYPE = "error.type"
+
+# --- span attributes: otel-llm -------------------------------------------------------------------
+COST = "otel_llm.cost"
+COST_SAVED = "otel_llm.cost.saved"
+USAGE_MISSING = "otel_llm.usage.missing"
+RETRY_ATTEMPTS = "otel_llm.retry.attempts"
+RETRY_STATUSES = "otel_llm.retry.statuses"
+STREAM_CHUNKS = "otel_llm.stream.chunks"
+STREAM_END = "otel_llm.stream.end"
+PRICE_SOURCE = "otel_llm.cost.source"
+
+# --- attribute values -----------------------------------------------------------------------------
+TOKEN_TYPE_INPUT = "input"
+TOKEN_TYPE_OUTPUT = "output"
+OPERATION_CHAT = "chat"
+OPERATION_TEXT_COMPLETION = "text_completion"
+OPERATION_EMBEDDINGS = "embeddings"
+
+# --- metrics --------------------------------------------------------------------------------------
+METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"
+METRIC_OPERATION_DURATION = "gen_ai.client.operation.duration"
+METRIC_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
+METRIC_TIME_PER_OUTPUT_CHUNK = "gen_ai.client.operation.time_per_output_chunk"
+METRIC_COST = "otel_llm.cost"
+METRIC_COST_SAVED = "otel_llm.cost.saved"
+METRIC_UNPRICED_CALLS = "otel_llm.cost.unpriced"
+METRIC_RETRY_ATTEMPTS = "otel_llm.retry.attempts"
+METRIC_SELF_ERRORS = "otel_llm.instrumentation.errors"
+
+# Metric attribute only (not a span attribute): why a call had no price.
+UNPRICED_REASON = "otel_llm.unpriced.reason"
+# Metric attribute on retry attempts: the HTTP status or exception class of the retried attempt.
+ATTEMPT_OUTCOME = "otel_llm.attempt.outcome"
+# Metric attribute on self errors: which internal step failed.
+SELF_ERROR_STEP = "otel_llm.step"
+
+# Explicit bucket advice from the GenAI semantic conventions.
+TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
+DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+TIME_PER_CHUNK_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
+
+
+def prometheus_name(metric: str, unit: str, kind: str) -> str:
+    """The series name the collector's Prometheus translation gives `metric`.
+
+    `kind` is "histogram" (returns the base name, `_bucket`/`_sum`/`_count` follow), "counter"
+    (`_total` suffix) or "gauge". Units map as the collector does: s -> seconds, {token} -> dropped,
+    USD stays as `_USD`.
+    """
+    name = metric.replace(".", "_")
+    unit_suffix = {"s": "seconds", "{token}": "", "1": "", "USD": "USD", "By": "bytes"}.get(unit, unit)
+    if unit_suffix and not name.endswith(unit_suffix):
+        name = f"{name}_{unit_suffix}"
+    if kind == "counter":
+        name = f"{name}_total"
+    return name

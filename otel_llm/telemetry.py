@@ -1,0 +1,385 @@
+"""The telemetry core: the only module that touches tracers and meters.
+
+`Telemetry.start()` opens the call's span; `Telemetry.finish()` sets the response attributes,
+prices the call, records the metrics and ends the span, exactly once. Providers (tracer and meter)
+are resolved lazily at the first instrumented call: the app's global ones when it configured
+OpenTelemetry, otherwise our own SDK providers exporting OTLP as the standard `OTEL_*` variables say.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from . import semconv as sc
+from .config import Settings
+from .cost import PriceBook
+from .invocation import Invocation
+from .version import __version__
+
+logger = logging.getLogger("otel_llm")
+
+SCOPE = "otel_llm"
+INVOCATION_KEY = otel_context.create_key("otel_llm.invocation")
+
+_reported_steps: set[str] = set()
+
+
+class Telemetry:
+    def __init__(self, tracer: trace.Tracer, meter: metrics.Meter, prices: PriceBook) -> None:
+        self.tracer = tracer
+        self.prices = prices
+        self.token_usage = meter.create_histogram(
+            sc.METRIC_TOKEN_USAGE,
+            unit="{token}",
+            description="Number of input and output tokens used.",
+            explicit_bucket_boundaries_advisory=list(sc.TOKEN_BUCKETS),
+        )
+        self.duration = meter.create_histogram(
+            sc.METRIC_OPERATION_DURATION,
+            unit="s",
+            description="GenAI operation duration.",
+            explicit_bucket_boundaries_advisory=list(sc.DURATION_BUCKETS),
+        )
+        self.time_to_first_chunk = meter.create_histogram(
+            sc.METRIC_TIME_TO_FIRST_CHUNK,
+            unit="s",
+            description="Time from issuing the request to receiving the first chunk of the response stream.",
+            explicit_bucket_boundaries_advisory=list(sc.DURATION_BUCKETS),
+        )
+        self.time_per_output_chunk = meter.create_histogram(
+            sc.METRIC_TIME_PER_OUTPUT_CHUNK,
+            unit="s",
+            description="Time between consecutive output chunks, recorded for each chunk after the first.",
+            explicit_bucket_boundaries_advisory=list(sc.TIME_PER_CHUNK_BUCKETS),
+        )
+        self.cost = meter.create_counter(
+            sc.METRIC_COST, unit="USD", description="Cost of GenAI calls in USD."
+        )
+        self.cost_saved = meter.create_counter(
+            sc.METRIC_COST_SAVED, unit="USD", description="What cached input tokens saved, in USD."
+        )
+        self.unpriced = meter.create_counter(
+            sc.METRIC_UNPRICED_CALLS, unit="{call}", description="Calls whose cost could not be priced."
+        )
+        self.retries = meter.create_counter(
+            sc.METRIC_RETRY_ATTEMPTS,
+            unit="{attempt}",
+            description="HTTP attempts that failed and were retried by the provider SDK.",
+        )
+        self.self_errors = meter.create_counter(
+            sc.METRIC_SELF_ERRORS,
+            unit="{error}",
+            description="Internal otel-llm failures that were swallowed (the app was not affected).",
+        )
+
+    # -- span lifecycle --------------------------------------------------------------------------
+
+    def start(self, inv: Invocation) -> None:
+        name = f"{inv.operation} {inv.request_model}" if inv.request_model else inv.operation
+        span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=inv.attributes)
+        inv.span = span
+        inv.context = otel_context.set_value(INVOCATION_KEY, inv, trace.set_span_in_context(span))
+        inv.start_time = time.perf_counter()
+
+    def finish(self, inv: Invocation, error: BaseException | None = None) -> None:
+        """Record everything about a finished call. Idempotent: only the first call does anything."""
+        if inv.finished:
+            return
+        inv.finished = True
+        end = inv.end_time if inv.end_time is not None else time.perf_counter()
+        span = inv.span
+        attrs: dict[str, Any] = dict(inv.response_attributes)
+        metric_attrs: dict[str, Any] = {
+            sc.GEN_AI_OPERATION_NAME: inv.operation,
+            sc.GEN_AI_PROVIDER_NAME: inv.provider,
+        }
+        if inv.request_model:
+            metric_attrs[sc.GEN_AI_REQUEST_MODEL] = inv.request_model
+        if inv.server_address:
+            metric_attrs[sc.SERVER_ADDRESS] = inv.server_address
+        if inv.server_port:
+            metric_attrs[sc.SERVER_PORT] = inv.server_port
+        if inv.response_model:
+            attrs[sc.GEN_AI_RESPONSE_MODEL] = inv.response_model
+            metric_attrs[sc.GEN_AI_RESPONSE_MODEL] = inv.response_model
+        if inv.response_id:
+            attrs[sc.GEN_AI_RESPONSE_ID] = inv.response_id
+        if inv.finish_reasons:
+            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = inv.finish_reasons
+        for key, value in (
+            (sc.GEN_AI_USAGE_INPUT_TOKENS, inv.input_tokens),
+            (sc.GEN_AI_USAGE_OUTPUT_TOKENS, inv.output_tokens),
+            (sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, inv.cache_read_tokens),
+            (sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, inv.cache_creation_tokens),
+            (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, inv.reasoning_tokens),
+        ):
+            if value is not None:
+                attrs[key] = value
+
+        if error is not None:
+            error_type = type(error).__qualname__
+            attrs[sc.ERROR_TYPE] = error_type
+            metric_attrs[sc.ERROR_TYPE] = error_type
+            # Only the class: provider messages echo prompts, so the message is content.
+            span.set_status(Status(StatusCode.ERROR, error_type))
+            span.add_event("exception", {"exception.type": f"{type(error).__module__}.{error_type}"})
+
+        if len(inv.attempts) > 1:
+            attrs[sc.RETRY_ATTEMPTS] = len(inv.attempts)
+            attrs[sc.RETRY_STATUSES] = inv.attempts
+            # Every attempt but the last was retried, whether the call finally succeeded or not.
+            for outcome in inv.attempts[:-1]:
+                self.retries.add(1, {**metric_attrs, sc.ATTEMPT_OUTCOME: outcome})
+
+        chunk_times = inv.chunk_times
+        if inv.stream:
+            attrs[sc.STREAM_CHUNKS] = len(chunk_times)
+            if chunk_times:
+                ttfc = chunk_times[0] - inv.start_time
+                attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+                self.time_to_first_chunk.record(ttfc, metric_attrs)
+                previous = chunk_times[0]
+                for at in chunk_times[1:]:
+                    self.time_per_output_chunk.record(at - previous, metric_attrs)
+                    previous = at
+
+        try:
+            self._record_usage_and_cost(inv, attrs, metric_attrs, failed=error is not None)
+        except Exception as exc:  # a price-table surprise must not cost the rest of the telemetry
+            self.self_error("cost", exc)
+
+        self.duration.record(end - inv.start_time, metric_attrs)
+        span.set_attributes(attrs)
+        end_ns = time.time_ns() - int((time.perf_counter() - end) * 1e9)
+        span.end(end_time=end_ns)
+
+    def _record_usage_and_cost(
+        self, inv: Invocation, attrs: dict[str, Any], metric_attrs: dict[str, Any], failed: bool
+    ) -> None:
+        if inv.input_tokens is None and inv.output_tokens is None:
+            if not failed:
+                # The server sent no usage (e.g. a stream without include_usage): say so, price nothing.
+                attrs[sc.USAGE_MISSING] = True
+            return
+        if inv.input_tokens is not None:
+            self.token_usage.record(
+                inv.input_tokens, {**metric_attrs, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT}
+            )
+        if inv.output_tokens is not None:
+            self.token_usage.record(
+                inv.output_tokens, {**metric_attrs, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT}
+            )
+        model = inv.response_model or inv.request_model
+        if not model:
+            self.unpriced.add(1, {**metric_attrs, sc.UNPRICED_REASON: "no_model"})
+            return
+        cost = self.prices.cost(
+            inv.provider,
+            model,
+            inv.input_tokens or 0,
+            inv.output_tokens or 0,
+            inv.cache_read_tokens or 0,
+            inv.cache_creation_tokens or 0,
+        )
+        if (
+            cost is None
+            and inv.response_model
+            and inv.request_model
+            and inv.request_model != inv.response_model
+        ):
+            # A dated response model ("gpt-4o-2024-08-06") may be unknown where the alias is priced.
+            cost = self.prices.cost(
+                inv.provider,
+                inv.request_model,
+                inv.input_tokens or 0,
+                inv.output_tokens or 0,
+                inv.cache_read_tokens or 0,
+                inv.cache_creation_tokens or 0,
+            )
+        if cost is None:
+            self.unpriced.add(1, {**metric_attrs, sc.UNPRICED_REASON: "unknown_model"})
+            return
+        attrs[sc.COST] = cost.usd
+        attrs[sc.PRICE_SOURCE] = cost.source
+        self.cost.add(cost.usd, metric_attrs)
+        if inv.cache_read_tokens:
+            attrs[sc.COST_SAVED] = cost.saved_usd
+            self.cost_saved.add(cost.saved_usd, metric_attrs)
+
+    # -- self errors -----------------------------------------------------------------------------
+
+    def self_error(self, step: str, exc: BaseException) -> None:
+        report_self_error(step, exc)
+        try:
+            self.self_errors.add(1, {sc.SELF_ERROR_STEP: step, sc.ERROR_TYPE: type(exc).__qualname__})
+        except Exception:  # noqa: S110 - the counter itself failing must stay silent too
+            pass
+
+
+def report_self_error(step: str, exc: BaseException) -> None:
+    """Log an internal failure once per step, at debug level: the app must never notice us."""
+    if step not in _reported_steps:
+        _reported_steps.add(step)
+        logger.debug("otel-llm internal error in %s (swallowed; the app is unaffected)", step, exc_info=exc)
+
+
+# -- provider resolution ----------------------------------------------------------------------------
+
+
+class _State:
+    """Process-wide state: the settings, and the lazily resolved core."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.settings: Settings | None = None
+        self.prices: PriceBook | None = None
+        self.core: Telemetry | None = None
+        self.resolved = False
+        # SDK providers we created ourselves (None when the app brought its own).
+        self.own_tracer_provider: Any = None
+        self.own_meter_provider: Any = None
+
+
+STATE = _State()
+
+
+def configure(settings: Settings) -> None:
+    with STATE.lock:
+        STATE.settings = settings
+        STATE.prices = PriceBook(dict(settings.price_overrides))
+        STATE.core = None
+        STATE.resolved = False
+    STATE.prices.warm_up()
+
+
+def get_core() -> Telemetry | None:
+    """The telemetry core, resolving providers at the first instrumented call. None when disabled."""
+    if STATE.resolved:
+        return STATE.core
+    with STATE.lock:
+        if not STATE.resolved:
+            STATE.core = _resolve()
+            STATE.resolved = True
+    return STATE.core
+
+
+# The API's placeholders before an app sets a provider (names, since the proxy classes are private).
+_PLACEHOLDER_PROVIDERS = {
+    "ProxyTracerProvider",
+    "NoOpTracerProvider",
+    "_ProxyMeterProvider",
+    "NoOpMeterProvider",
+}
+
+
+def _is_configured(provider: Any) -> bool:
+    return type(provider).__name__ not in _PLACEHOLDER_PROVIDERS
+
+
+def _resolve() -> Telemetry | None:
+    settings = STATE.settings
+    if settings is None or settings.sdk_disabled or STATE.prices is None:
+        return None
+    tracer_provider = trace.get_tracer_provider()
+    meter_provider = metrics.get_meter_provider()
+    if not _is_configured(tracer_provider):
+        tracer_provider = _own_tracer_provider()
+    if not _is_configured(meter_provider):
+        meter_provider = _own_meter_provider()
+    tracer = trace.get_tracer(SCOPE, __version__, tracer_provider=tracer_provider)
+    meter = metrics.get_meter(SCOPE, __version__, meter_provider=meter_provider)
+    return Telemetry(tracer, meter, STATE.prices)
+
+
+def _exporter_choice(variable: str) -> str:
+    value = os.environ.get(variable, "otlp").strip().lower() or "otlp"
+    return value.split(",")[0].strip()
+
+
+def _otlp_protocol(signal: str) -> str:
+    return (
+        os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    ).strip()
+
+
+def _own_tracer_provider() -> Any:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    provider = TracerProvider(resource=Resource.create())
+    choice = _exporter_choice("OTEL_TRACES_EXPORTER")
+    if choice == "otlp":
+        if _otlp_protocol("TRACES") == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        else:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    elif choice == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    STATE.own_tracer_provider = provider
+    return provider
+
+
+def _own_meter_provider() -> Any:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
+    from opentelemetry.sdk.resources import Resource
+
+    readers = []
+    choice = _exporter_choice("OTEL_METRICS_EXPORTER")
+    if choice == "otlp":
+        if _otlp_protocol("METRICS") == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+        else:
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+    elif choice == "console":
+        readers.append(PeriodicExportingMetricReader(ConsoleMetricExporter()))
+    provider = MeterProvider(resource=Resource.create(), metric_readers=readers)
+    STATE.own_meter_provider = provider
+    return provider
+
+
+def flush(timeout_seconds: float = 5.0) -> bool:
+    """Export everything recorded so far; returns False when the deadline passed first.
+
+    Flushes our own providers, or the app's global SDK providers when it brought its own.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    ok = True
+    tracer_provider = STATE.own_tracer_provider or trace.get_tracer_provider()
+    meter_provider = STATE.own_meter_provider or metrics.get_meter_provider()
+    for provider in (tracer_provider, meter_provider):
+        force_flush = getattr(provider, "force_flush", None)
+        if force_flush is None:
+            continue
+        remaining_ms = max(int((deadline - time.monotonic()) * 1000), 1)
+        try:
+            result = force_flush(remaining_ms)
+        except Exception as exc:
+            report_self_error("flush", exc)
+            result = False
+        ok = ok and result is not False
+    return ok
+
+
+def shutdown_own_providers() -> None:
+    for provider in (STATE.own_tracer_provider, STATE.own_meter_provider):
+        if provider is not None:
+            try:
+                provider.shutdown()
+            except Exception as exc:
+                report_self_error("shutdown", exc)
+    STATE.own_tracer_provider = None
+    STATE.own_meter_provider = None

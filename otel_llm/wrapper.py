@@ -1,0 +1,360 @@
+"""The one generic wrapper: sync, async and streaming logic written once for every provider surface.
+
+Rules it keeps (docs/design in DESIGN.md section 5):
+- the app gets the very object the SDK returned (streams keep their class: we swap the stream's
+  private iterator for an observing generator instead of proxying the stream) and the very
+  exception the SDK raised;
+- every telemetry step is guarded; a failure is counted and the call goes on untouched;
+- a stream finalises exactly once: exhausted, closed, failed or dropped.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+from . import semconv as sc
+from .invocation import Invocation
+from .telemetry import INVOCATION_KEY, Telemetry, get_core, report_self_error
+
+_WATCH_ATTR = "_otel_llm_watch"
+_RAW_ATTR = "_otel_llm_raw"
+
+
+class Adapter:
+    """What a provider module implements for one API operation: pure data mapping, no telemetry API."""
+
+    def request(self, instance: Any, kwargs: dict[str, Any], stream: bool) -> Invocation:
+        raise NotImplementedError
+
+    def response(self, inv: Invocation, result: Any) -> None:
+        raise NotImplementedError
+
+    def chunk(self, inv: Invocation, chunk: Any) -> None:
+        """Called for every stream item: keep it to a few attribute reads."""
+
+    def stream_end(self, inv: Invocation) -> None:
+        """Called once when a stream ends, to turn accumulated chunk state into Invocation fields."""
+
+
+@dataclass(frozen=True)
+class Surface:
+    """One patched SDK method: `module`.`name` (e.g. "Completions.create")."""
+
+    module: str
+    name: str
+    adapter: Adapter
+    is_async: bool
+    stream_types: tuple[type, ...]
+    raw_types: tuple[type, ...]
+    # "call": the method performs the request; "stream_manager": it returns a manager whose
+    # `__enter__` performs it (Anthropic's messages.stream()).
+    kind: str = "call"
+
+
+# -- the call -----------------------------------------------------------------------------------------
+
+
+def _begin(
+    surface: Surface, instance: Any, kwargs: dict[str, Any], stream: bool
+) -> tuple[Telemetry, Invocation] | None:
+    core = get_core()
+    if core is None or not is_instrumentation_enabled():
+        return None
+    try:
+        inv = surface.adapter.request(instance, kwargs, stream)
+    except Exception as exc:
+        core.self_error("request", exc)
+        return None
+    try:
+        core.start(inv)
+    except Exception as exc:
+        core.self_error("start", exc)
+        return None
+    return core, inv
+
+
+def _failed(core: Telemetry, inv: Invocation, exc: BaseException) -> None:
+    try:
+        core.finish(inv, exc)
+    except Exception as err:
+        core.self_error("finish", err)
+
+
+def _on_result(core: Telemetry, surface: Surface, inv: Invocation, result: Any) -> Any:
+    """Route the SDK's result to the right recorder; always returns `result` itself."""
+    try:
+        if isinstance(result, surface.stream_types):
+            _watch_stream(core, surface, inv, result)
+            return result
+        if isinstance(result, surface.raw_types):
+            _defer_to_parse(core, surface, inv, result)
+            return result
+        inv.end_time = time.perf_counter()
+        surface.adapter.response(inv, result)
+    except Exception as exc:
+        core.self_error("response", exc)
+    try:
+        core.finish(inv)
+    except Exception as exc:
+        core.self_error("finish", exc)
+    return result
+
+
+def call_sync(
+    surface: Surface, instance: Any, kwargs: dict[str, Any], stream: bool, fn: Callable[[], Any]
+) -> Any:
+    begun = _begin(surface, instance, kwargs, stream)
+    if begun is None:
+        return fn()
+    core, inv = begun
+    token = otel_context.attach(inv.context)
+    try:
+        result = fn()
+    except BaseException as exc:
+        _failed(core, inv, exc)
+        raise
+    finally:
+        otel_context.detach(token)
+    return _on_result(core, surface, inv, result)
+
+
+async def call_async(
+    surface: Surface, instance: Any, kwargs: dict[str, Any], stream: bool, fn: Callable[[], Any]
+) -> Any:
+    begun = _begin(surface, instance, kwargs, stream)
+    if begun is None:
+        return await fn()
+    core, inv = begun
+    token = otel_context.attach(inv.context)
+    try:
+        result = await fn()
+    except BaseException as exc:
+        _failed(core, inv, exc)
+        raise
+    finally:
+        otel_context.detach(token)
+    return _on_result(core, surface, inv, result)
+
+
+def make_wrapper(surface: Surface) -> Callable[..., Any]:
+    """The wrapt wrapper for `surface` (called positionally by wrapt 1.x and 2.x alike)."""
+    if surface.kind == "stream_manager":
+        return _manager_wrapper(surface)
+    if surface.is_async:
+
+        def async_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+            return call_async(
+                surface, instance, kwargs, bool(kwargs.get("stream")), lambda: wrapped(*args, **kwargs)
+            )
+
+        return async_wrapper
+
+    def sync_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        return call_sync(
+            surface, instance, kwargs, bool(kwargs.get("stream")), lambda: wrapped(*args, **kwargs)
+        )
+
+    return sync_wrapper
+
+
+def _manager_wrapper(surface: Surface) -> Callable[..., Any]:
+    """Wrap a method returning a stream manager: the request happens when the manager is entered."""
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        manager = wrapped(*args, **kwargs)
+        try:
+            attr = next(
+                f"_{cls.__name__}__api_request"
+                for cls in type(manager).__mro__
+                if f"_{cls.__name__}__api_request" in vars(manager)
+            )
+            original = getattr(manager, attr)
+            if surface.is_async:
+                # The SDK stored an un-awaited coroutine; ours awaits it inside the span.
+                setattr(manager, attr, call_async(surface, instance, kwargs, True, lambda: original))
+            else:
+                setattr(manager, attr, lambda: call_sync(surface, instance, kwargs, True, original))
+        except Exception as exc:
+            report_self_error("stream_manager", exc)
+        return manager
+
+    return wrapper
+
+
+# -- streams -----------------------------------------------------------------------------------------
+
+
+class _StreamWatch:
+    """Per-stream recorder; holds no reference to the stream so a dropped stream can be collected."""
+
+    __slots__ = ("core", "adapter", "inv", "__weakref__")
+
+    def __init__(self, core: Telemetry, adapter: Adapter, inv: Invocation) -> None:
+        self.core = core
+        self.adapter = adapter
+        self.inv = inv
+
+    def chunk(self, item: Any) -> None:
+        self.inv.chunk_times.append(time.perf_counter())
+        try:
+            self.adapter.chunk(self.inv, item)
+        except Exception as exc:
+            self.core.self_error("chunk", exc)
+
+    def end(self, how: str, error: BaseException | None = None) -> None:
+        inv = self.inv
+        if inv.finished:
+            return
+        try:
+            inv.response_attributes[sc.STREAM_END] = how
+            self.adapter.stream_end(inv)
+        except Exception as exc:
+            self.core.self_error("stream_end", exc)
+        try:
+            self.core.finish(inv, error)
+        except Exception as exc:
+            self.core.self_error("finish", exc)
+
+
+def _watch_sync(inner: Iterator[Any], watch: _StreamWatch) -> Iterator[Any]:
+    try:
+        for item in inner:
+            watch.chunk(item)
+            yield item
+    except GeneratorExit:
+        watch.end("closed")
+        raise
+    except BaseException as exc:
+        watch.end("error", exc)
+        raise
+    watch.end("complete")
+
+
+async def _watch_async(inner: AsyncIterator[Any], watch: _StreamWatch) -> AsyncIterator[Any]:
+    try:
+        async for item in inner:
+            watch.chunk(item)
+            yield item
+    except GeneratorExit:
+        watch.end("closed")
+        raise
+    except BaseException as exc:
+        watch.end("error", exc)
+        raise
+    watch.end("complete")
+
+
+def _watch_stream(core: Telemetry, surface: Surface, inv: Invocation, stream: Any) -> None:
+    inv.stream = True
+    watch = _StreamWatch(core, surface.adapter, inv)
+    inner = stream._iterator
+    stream._iterator = (
+        _watch_async(inner, watch) if hasattr(inner, "__anext__") else _watch_sync(inner, watch)
+    )
+    vars(stream)[_WATCH_ATTR] = watch
+    # A stream the app never finishes still ends its span when it is garbage collected.
+    weakref.finalize(stream, watch.end, "dropped")
+
+
+def stream_close_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    """Class-level hook on Stream.close / AsyncStream.close: closing early ends the span."""
+    watch = getattr(instance, "__dict__", {}).get(_WATCH_ATTR)
+    if watch is not None:
+        watch.end("closed")
+    return wrapped(*args, **kwargs)
+
+
+# -- raw responses (with_raw_response / with_streaming_response) --------------------------------------
+
+
+def _defer_to_parse(core: Telemetry, surface: Surface, inv: Invocation, raw: Any) -> None:
+    """The SDK returned its raw-response wrapper: record when the app parses it (or drops it)."""
+    if not inv.stream:
+        inv.end_time = time.perf_counter()
+    vars(raw)[_RAW_ATTR] = (core, surface, inv)
+    weakref.finalize(raw, _raw_dropped, core, inv)
+
+
+def _raw_dropped(core: Telemetry, inv: Invocation) -> None:
+    if not inv.finished:
+        inv.response_attributes[sc.STREAM_END if inv.stream else sc.USAGE_MISSING] = (
+            "dropped" if inv.stream else True
+        )
+        try:
+            core.finish(inv)
+        except Exception as exc:
+            core.self_error("finish", exc)
+
+
+def _after_parse(raw: Any, parsed: Any, error: BaseException | None) -> None:
+    pending = getattr(raw, "__dict__", {}).pop(_RAW_ATTR, None)
+    if pending is None:
+        return
+    core, surface, inv = pending
+    if error is not None:
+        _failed(core, inv, error)
+        return
+    # A parse with `to=` another type is the app's business; we map what the SDK would give.
+    _on_result(core, surface, inv, parsed)
+
+
+def raw_parse_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    try:
+        parsed = wrapped(*args, **kwargs)
+    except BaseException as exc:
+        _after_parse(instance, None, exc)
+        raise
+    _after_parse(instance, parsed, None)
+    return parsed
+
+
+async def async_raw_parse_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    try:
+        parsed = await wrapped(*args, **kwargs)
+    except BaseException as exc:
+        _after_parse(instance, None, exc)
+        raise
+    _after_parse(instance, parsed, None)
+    return parsed
+
+
+# -- HTTP attempts (SDK retries) ----------------------------------------------------------------------
+
+
+def _status_of(result: Any) -> str:
+    response = result[0] if isinstance(result, tuple) else result
+    return str(getattr(response, "status_code", "unknown"))
+
+
+def attempt_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    """Class-level hook on the SDK's per-attempt send: records each attempt's outcome on the call."""
+    inv = otel_context.get_value(INVOCATION_KEY)
+    if inv is None:
+        return wrapped(*args, **kwargs)
+    try:
+        result = wrapped(*args, **kwargs)
+    except BaseException as exc:
+        inv.attempts.append(type(exc).__qualname__)
+        raise
+    inv.attempts.append(_status_of(result))
+    return result
+
+
+async def async_attempt_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    inv = otel_context.get_value(INVOCATION_KEY)
+    if inv is None:
+        return await wrapped(*args, **kwargs)
+    try:
+        result = await wrapped(*args, **kwargs)
+    except BaseException as exc:
+        inv.attempts.append(type(exc).__qualname__)
+        raise
+    inv.attempts.append(_status_of(result))
+    return result
