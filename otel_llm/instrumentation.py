@@ -97,7 +97,7 @@ class _ProviderInstrumentor(BaseInstrumentor):
         provider = importlib.import_module(f"otel_llm.providers.{self.provider_module}")
         for surface in provider.surfaces():
             self._patch(surface.module, surface.name, make_wrapper(surface))
-        for module, name, is_async in provider.STREAM_CLOSE:
+        for module, name, _is_async in provider.STREAM_CLOSE:
             self._patch(module, name, stream_close_wrapper)
         for module, name, is_async in provider.RAW_PARSE:
             self._patch(module, name, async_raw_parse_wrapper if is_async else raw_parse_wrapper)
