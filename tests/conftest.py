@@ -1,0 +1,135 @@
+"""Shared fixtures: in-memory OpenTelemetry providers, the mock provider, real SDK clients."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import (
+    Counter,
+    Histogram,
+    MeterProvider,
+    ObservableCounter,
+    ObservableGauge,
+    ObservableUpDownCounter,
+    UpDownCounter,
+)
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import otel_llm
+from otel_llm.testing import MockProvider
+
+# Keep the SDKs' own tracing and any env-provided config out of the tests' way.
+os.environ.pop("OTEL_LLM_CONFIG", None)
+
+_DELTA = {
+    kind: AggregationTemporality.DELTA
+    for kind in (Counter, UpDownCounter, Histogram, ObservableCounter, ObservableUpDownCounter, ObservableGauge)
+}
+
+SPAN_EXPORTER = InMemorySpanExporter()
+METRIC_READER = InMemoryMetricReader(preferred_temporality=_DELTA)
+_tracer_provider = TracerProvider()
+_tracer_provider.add_span_processor(SimpleSpanProcessor(SPAN_EXPORTER))
+trace.set_tracer_provider(_tracer_provider)
+metrics.set_meter_provider(MeterProvider(metric_readers=[METRIC_READER]))
+
+
+class Telemetry:
+    """What the instrumented code under test exported."""
+
+    def spans(self, name_prefix: str = "") -> list[ReadableSpan]:
+        return [s for s in SPAN_EXPORTER.get_finished_spans() if s.name.startswith(name_prefix)]
+
+    def genai_spans(self) -> list[ReadableSpan]:
+        return [s for s in SPAN_EXPORTER.get_finished_spans() if "gen_ai.operation.name" in (s.attributes or {})]
+
+    def only_span(self) -> ReadableSpan:
+        spans = self.genai_spans()
+        assert len(spans) == 1, [s.name for s in spans]
+        return spans[0]
+
+    def metrics(self) -> dict[str, list[Any]]:
+        """Data points by metric name since the previous call (delta temporality)."""
+        found: dict[str, list[Any]] = {}
+        data = METRIC_READER.get_metrics_data()
+        if data is None:
+            return found
+        for resource_metrics in data.resource_metrics:
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    found.setdefault(metric.name, []).extend(metric.data.data_points)
+        return found
+
+    def reset(self) -> None:
+        SPAN_EXPORTER.clear()
+        METRIC_READER.get_metrics_data()
+
+
+@pytest.fixture
+def telemetry() -> Iterator[Telemetry]:
+    recorded = Telemetry()
+    recorded.reset()
+    yield recorded
+    recorded.reset()
+
+
+@pytest.fixture
+def instrumented(telemetry: Telemetry) -> Iterator[Telemetry]:
+    otel_llm.instrument()
+    try:
+        yield telemetry
+    finally:
+        otel_llm.uninstrument()
+
+
+@pytest.fixture(scope="session")
+def mock() -> Iterator[MockProvider]:
+    with MockProvider() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _fresh_mock(request: pytest.FixtureRequest) -> None:
+    if "mock" in request.fixturenames:
+        request.getfixturevalue("mock").reset()
+
+
+@pytest.fixture
+def openai_client(mock: MockProvider) -> Any:
+    import openai
+
+    return openai.OpenAI(base_url=mock.openai_base_url, api_key="test-key", max_retries=0)
+
+
+@pytest.fixture
+def async_openai_client(mock: MockProvider) -> Any:
+    import openai
+
+    return openai.AsyncOpenAI(base_url=mock.openai_base_url, api_key="test-key", max_retries=0)
+
+
+@pytest.fixture
+def anthropic_client(mock: MockProvider) -> Any:
+    import anthropic
+
+    return anthropic.Anthropic(base_url=mock.anthropic_base_url, api_key="test-key", max_retries=0)
+
+
+@pytest.fixture
+def async_anthropic_client(mock: MockProvider) -> Any:
+    import anthropic
+
+    return anthropic.AsyncAnthropic(base_url=mock.anthropic_base_url, api_key="test-key", max_retries=0)
+
+
+def points(found: dict[str, list[Any]], name: str, **attrs: Any) -> list[Any]:
+    """Data points of `name` whose attributes include `attrs` (dots spelled as in the attribute)."""
+    wanted = {k.replace("__", "."): v for k, v in attrs.items()}
+    return [p for p in found.get(name, []) if all(p.attributes.get(k) == v for k, v in wanted.items())]

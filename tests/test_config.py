@@ -1,0 +1,68 @@
+"""Settings: precedence, the TOML file, and clear errors for bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+import otel_llm
+from otel_llm.config import ConfigError, ModelRates, load_settings
+
+
+def test_defaults_instrument_every_provider():
+    settings = load_settings(environ={})
+    assert settings.providers == ("openai", "anthropic")
+    assert settings.sdk_disabled is False
+    assert dict(settings.price_overrides) == {}
+
+
+def test_keyword_beats_environment_beats_file(tmp_path):
+    config = tmp_path / "otel-llm.toml"
+    config.write_text('providers = ["openai"]\n[prices."my-model"]\ninput_mtok = 1.0\noutput_mtok = 2.0\n')
+    env = {"OTEL_LLM_CONFIG": str(config)}
+    assert load_settings(environ=env).providers == ("openai",)
+    env["OTEL_LLM_PROVIDERS"] = "anthropic"
+    assert load_settings(environ=env).providers == ("anthropic",)
+    assert load_settings({"providers": ["openai", "anthropic"]}, environ=env).providers == ("openai", "anthropic")
+    assert load_settings(environ=env).price_overrides["my-model"] == ModelRates(input_mtok=1.0, output_mtok=2.0)
+
+
+def test_keyword_price_overrides_merge_over_file(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[prices.a]\ninput_mtok = 1\noutput_mtok = 1\n[prices.b]\ninput_mtok = 1\noutput_mtok = 1\n')
+    settings = load_settings(
+        {"price_overrides": {"b": {"input_mtok": 5, "output_mtok": 6}}}, environ={"OTEL_LLM_CONFIG": str(config)}
+    )
+    assert settings.price_overrides["a"].input_mtok == 1
+    assert settings.price_overrides["b"] == ModelRates(input_mtok=5, output_mtok=6)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "environ", "message"),
+    [
+        ({}, {"OTEL_LLM_PROVIDERS": "openai,cohere"}, "OTEL_LLM_PROVIDERS has unknown provider(s) ['cohere']"),
+        ({}, {"OTEL_SDK_DISABLED": "maybe"}, "OTEL_SDK_DISABLED='maybe' is not valid; accepted values: true, false"),
+        ({"colour": "red"}, {}, "unknown setting(s) ['colour']"),
+        ({"price_overrides": {"m": {"input_mtok": -1, "output_mtok": 1}}}, {}, "give a number >= 0"),
+        ({"price_overrides": {"m": {"input_mtok": 1}}}, {}, "needs output_mtok"),
+        ({"price_overrides": {"m": {"input": 1, "output_mtok": 1}}}, {}, "unknown key(s) ['input']"),
+        ({}, {"OTEL_LLM_CONFIG": "/nonexistent/otel-llm.toml"}, "no such file"),
+    ],
+)
+def test_bad_values_raise_clear_errors(overrides, environ, message):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(overrides, environ=environ)
+    assert message in str(caught.value)
+
+
+def test_invalid_toml_is_reported(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("providers = [\n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_settings(environ={"OTEL_LLM_CONFIG": str(config)})
+
+
+def test_instrument_raises_config_error_before_patching(monkeypatch):
+    monkeypatch.setenv("OTEL_LLM_PROVIDERS", "nope")
+    with pytest.raises(ConfigError, match="OTEL_LLM_PROVIDERS"):
+        otel_llm.instrument()
+    assert otel_llm.instrumented_providers() == []
