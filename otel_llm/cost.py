@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from .config import ModelRates
@@ -149,7 +150,8 @@ class PriceBook:
                 continue
         if found is None:
             return None
-        prices = found[1].get_prices(None)
+        # Conditional prices (a model's price change on a date) need the request time.
+        prices = found[1].get_prices(datetime.now(UTC))
         input_rate = _from_library(getattr(prices, "input_mtok", None))
         output_rate = _from_library(getattr(prices, "output_mtok", None))
         if input_rate is None and output_rate is None:
