@@ -34,6 +34,7 @@ class _HTTPServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.provider = provider
         self.connections: set[socket.socket] = set()
+        self.accepted = 0
         self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
@@ -60,6 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         with self.server.connections_lock:
             self.server.connections.add(self.connection)
+            self.server.accepted += 1
 
     def finish(self) -> None:
         try:
@@ -184,6 +186,7 @@ class MockProvider:
         self._lock = threading.Lock()
         self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._accepted_before_stop = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -203,6 +206,7 @@ class MockProvider:
         if server is None:
             return
         self._server = self._thread = None
+        self._accepted_before_stop = server.accepted
         server.shutdown()
         server.server_close()
         server.close_connections()
@@ -222,6 +226,12 @@ class MockProvider:
     @property
     def port(self) -> int:
         return self._port
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted so far (lets tests check keep-alive reuse)."""
+        server = self._server
+        return server.accepted if server is not None else self._accepted_before_stop
 
     @property
     def url(self) -> str:
