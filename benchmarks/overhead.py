@@ -47,7 +47,7 @@ import otel_llm
 
 CHUNKS = 50
 MODEL_OPENAI, RESPONSE_MODEL_OPENAI = "gpt-4o-mini", "gpt-4o-mini-2024-07-18"
-MODEL_ANTHROPIC, RESPONSE_MODEL_ANTHROPIC = "claude-sonnet-4-5", "claude-sonnet-4-5-20250929"
+MODEL_ANTHROPIC, RESPONSE_MODEL_ANTHROPIC = "claude-haiku-4-5", "claude-haiku-4-5-20251001"
 INPUT_TOKENS, OUTPUT_TOKENS = 12, CHUNKS
 MESSAGES = [{"role": "user", "content": "Say fifty words."}]
 OFFICIAL_MODULES = ("opentelemetry.instrumentation.genai.openai", "opentelemetry.instrumentation.openai_v2")
@@ -256,7 +256,7 @@ class Pipeline:
         self.tracer_provider.force_flush()
 
     def metric_points(self) -> dict[str, dict[str, int]]:
-        """scope -> metric name -> number of recorded measurements (histogram count, or data points)."""
+        """scope -> metric -> histogram measurements recorded; counters ("(series)") count data points only."""
         out: dict[str, dict[str, int]] = {}
         data = self.reader.get_metrics_data()
         for rm in data.resource_metrics if data else ():
@@ -266,7 +266,10 @@ class Pipeline:
                     total = 0
                     for point in metric.data.data_points:
                         total += getattr(point, "count", 1)
-                    scope[metric.name] = scope.get(metric.name, 0) + total
+                    key = metric.name if hasattr(metric.data, "bucket_counts") or "Histogram" in type(
+                        metric.data
+                    ).__name__ else f"{metric.name}(series)"
+                    scope[key] = scope.get(key, 0) + total
         return out
 
 
@@ -625,8 +628,9 @@ def percentile(sorted_values: list[int], q: float) -> float:
 
 def measure(
     variants: dict[str, Variant], scenarios: list[str], n_plain: int, n_stream: int, warmup: int, rounds: int
-) -> dict[tuple[str, str], list[int]]:
-    samples: dict[tuple[str, str], list[int]] = {}
+) -> dict[tuple[str, str], list[list[int]]]:
+    """Per (row, scenario): one list of per-call nanoseconds per round."""
+    samples: dict[tuple[str, str], list[list[int]]] = {}
     order = list(variants.values())
     # Warm-up: every (row, scenario) pair, so imports, caches and lazy resolution happen outside timing.
     for variant in order:
@@ -657,25 +661,28 @@ def measure(
                     for _ in range(3):  # re-warm after (un)instrumenting
                         fn()
                     gc.collect()
-                    time_calls(fn, n, samples.setdefault((variant.name, scenario), []))
+                    batch: list[int] = []
+                    time_calls(fn, n, batch)
+                    samples.setdefault((variant.name, scenario), []).append(batch)
                     variant.calls_made += n + 3
             finally:
                 variant.teardown()
     return samples
 
 
-def summarize(samples: dict[tuple[str, str], list[int]], source: str) -> list[dict[str, Any]]:
+def summarize(samples: dict[tuple[str, str], list[list[int]]], source: str) -> list[dict[str, Any]]:
     rows = []
-    for (variant, scenario), values in samples.items():
-        ordered = sorted(values)
+    for (variant, scenario), batches in samples.items():
+        ordered = sorted(v for batch in batches for v in batch)
         rows.append(
             {
                 "scenario": scenario,
                 "variant": variant,
-                "n": len(values),
+                "n": len(ordered),
                 "median_us": statistics.median(ordered) / 1000,
                 "p99_us": percentile(ordered, 0.99) / 1000,
                 "mean_us": statistics.fmean(ordered) / 1000,
+                "round_medians_us": [statistics.median(b) / 1000 if b else None for b in batches],
                 "source": source,
             }
         )
@@ -683,13 +690,24 @@ def summarize(samples: dict[tuple[str, str], list[int]], source: str) -> list[di
 
 
 def add_overheads(rows: list[dict[str, Any]]) -> None:
-    bare = {(r["scenario"], r["source"]): r["median_us"] for r in rows if r["variant"] == "bare"}
+    """overhead = median(row) - median(bare); `paired` = median over rounds of the same difference taken
+    within each round (cancels drift between rounds), `spread` = half the IQR of those per-round values."""
+    bare = {(r["scenario"], r["source"]): r for r in rows if r["variant"] == "bare"}
     for row in rows:
         base = bare.get((row["scenario"], row["source"]))
         if base is None:
             continue
-        row["overhead_us"] = row["median_us"] - base
-        row["ratio"] = row["median_us"] / base
+        row["overhead_us"] = row["median_us"] - base["median_us"]
+        row["ratio"] = row["median_us"] / base["median_us"]
+        diffs = [
+            a - b
+            for a, b in zip(row["round_medians_us"], base["round_medians_us"], strict=False)
+            if a is not None and b is not None
+        ]
+        if len(diffs) >= 2 and row is not base:
+            q = statistics.quantiles(diffs, n=4)
+            row["paired_overhead_us"] = statistics.median(diffs)
+            row["paired_spread_us"] = (q[2] - q[0]) / 2
         if SCENARIOS[row["scenario"]][2]:
             row["per_chunk_us"] = row["overhead_us"] / CHUNKS
 
@@ -928,7 +946,10 @@ def _fmt(value: Any, spec: str = ".1f") -> str:
 
 def print_table(rows: list[dict[str, Any]], scenarios: list[str]) -> None:
     order = {v: i for i, v in enumerate(VARIANTS)}
-    header = f"{'scenario':<30} {'row':<11} {'n':>5} {'median us':>10} {'p99 us':>9} {'overhead us':>12} {'ratio':>7} {'us/chunk':>9}"
+    header = (
+        f"{'scenario':<31} {'row':<11} {'n':>5} {'median us':>10} {'p99 us':>9} {'overhead us':>12} "
+        f"{'paired us':>16} {'ratio':>7} {'us/chunk':>9}"
+    )
     print(header)
     print("-" * len(header))
     for scenario in scenarios:
@@ -939,12 +960,16 @@ def print_table(rows: list[dict[str, Any]], scenarios: list[str]) -> None:
         )
         for row in these:
             name = row["variant"] + ("*" if row["source"] != "in-process" else "")
-            overhead = None if row["variant"] == "bare" and row["source"] == "in-process" else row.get("overhead_us")
+            is_base = row["variant"] == "bare"
+            overhead = None if is_base else row.get("overhead_us")
+            paired = row.get("paired_overhead_us")
+            paired_text = "-" if paired is None else f"{paired:+.1f} ±{row['paired_spread_us']:.1f}"
             ratio = row.get("ratio")
             print(
-                f"{label:<30} {name:<11} {row['n']:>5} {_fmt(row['median_us']):>10} {_fmt(row['p99_us']):>9} "
-                f"{_fmt(overhead, '+.1f'):>12} {_fmt(ratio, '.3f') + 'x' if ratio else '-':>7} "
-                f"{_fmt(row.get('per_chunk_us') if overhead is not None else None, '.2f'):>9}"
+                f"{label:<31} {name:<11} {row['n']:>5} {_fmt(row['median_us']):>10} {_fmt(row['p99_us']):>9} "
+                f"{_fmt(overhead, '+.1f'):>12} {paired_text:>16} "
+                f"{(_fmt(ratio, '.3f') + 'x') if ratio and not is_base else '-':>7} "
+                f"{_fmt(row.get('per_chunk_us') if overhead is not None else None, '+.2f'):>9}"
             )
             label = ""
         print()

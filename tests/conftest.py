@@ -30,7 +30,14 @@ os.environ.pop("OTEL_LLM_CONFIG", None)
 
 _DELTA = {
     kind: AggregationTemporality.DELTA
-    for kind in (Counter, UpDownCounter, Histogram, ObservableCounter, ObservableUpDownCounter, ObservableGauge)
+    for kind in (
+        Counter,
+        UpDownCounter,
+        Histogram,
+        ObservableCounter,
+        ObservableUpDownCounter,
+        ObservableGauge,
+    )
 }
 
 SPAN_EXPORTER = InMemorySpanExporter()
@@ -48,7 +55,9 @@ class Telemetry:
         return [s for s in SPAN_EXPORTER.get_finished_spans() if s.name.startswith(name_prefix)]
 
     def genai_spans(self) -> list[ReadableSpan]:
-        return [s for s in SPAN_EXPORTER.get_finished_spans() if "gen_ai.operation.name" in (s.attributes or {})]
+        return [
+            s for s in SPAN_EXPORTER.get_finished_spans() if "gen_ai.operation.name" in (s.attributes or {})
+        ]
 
     def only_span(self) -> ReadableSpan:
         spans = self.genai_spans()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import anthropic
 import pytest
-
 from conftest import points
 
 MESSAGES = [{"role": "user", "content": "Say hello to the world"}]
@@ -90,7 +89,9 @@ async def test_async_stream_true(instrumented, async_anthropic_client):
 
 
 def test_stream_helper_text_stream_and_final_message(instrumented, anthropic_client):
-    with anthropic_client.messages.stream(model="claude-haiku-4-5", max_tokens=100, messages=MESSAGES) as stream:
+    with anthropic_client.messages.stream(
+        model="claude-haiku-4-5", max_tokens=100, messages=MESSAGES
+    ) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
     assert text == final.content[0].text
@@ -153,7 +154,11 @@ def test_sdk_own_tracing_returns_after_uninstrument(telemetry, anthropic_client)
 
 def test_vertex_provider_name(instrumented, mock):
     client = anthropic.AnthropicVertex(
-        base_url=mock.url + "/v1", region="us-east5", project_id="mock-project", access_token="x", max_retries=0
+        base_url=mock.url + "/v1",
+        region="us-east5",
+        project_id="mock-project",
+        access_token="x",
+        max_retries=0,
     )
     client.messages.create(model="claude-haiku-4-5", max_tokens=10, messages=MESSAGES)
     assert instrumented.only_span().attributes["gen_ai.provider.name"] == "gcp.vertex_ai"

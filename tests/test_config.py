@@ -22,15 +22,23 @@ def test_keyword_beats_environment_beats_file(tmp_path):
     assert load_settings(environ=env).providers == ("openai",)
     env["OTEL_LLM_PROVIDERS"] = "anthropic"
     assert load_settings(environ=env).providers == ("anthropic",)
-    assert load_settings({"providers": ["openai", "anthropic"]}, environ=env).providers == ("openai", "anthropic")
-    assert load_settings(environ=env).price_overrides["my-model"] == ModelRates(input_mtok=1.0, output_mtok=2.0)
+    assert load_settings({"providers": ["openai", "anthropic"]}, environ=env).providers == (
+        "openai",
+        "anthropic",
+    )
+    assert load_settings(environ=env).price_overrides["my-model"] == ModelRates(
+        input_mtok=1.0, output_mtok=2.0
+    )
 
 
 def test_keyword_price_overrides_merge_over_file(tmp_path):
     config = tmp_path / "c.toml"
-    config.write_text('[prices.a]\ninput_mtok = 1\noutput_mtok = 1\n[prices.b]\ninput_mtok = 1\noutput_mtok = 1\n')
+    config.write_text(
+        "[prices.a]\ninput_mtok = 1\noutput_mtok = 1\n[prices.b]\ninput_mtok = 1\noutput_mtok = 1\n"
+    )
     settings = load_settings(
-        {"price_overrides": {"b": {"input_mtok": 5, "output_mtok": 6}}}, environ={"OTEL_LLM_CONFIG": str(config)}
+        {"price_overrides": {"b": {"input_mtok": 5, "output_mtok": 6}}},
+        environ={"OTEL_LLM_CONFIG": str(config)},
     )
     assert settings.price_overrides["a"].input_mtok == 1
     assert settings.price_overrides["b"] == ModelRates(input_mtok=5, output_mtok=6)
@@ -39,8 +47,16 @@ def test_keyword_price_overrides_merge_over_file(tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "environ", "message"),
     [
-        ({}, {"OTEL_LLM_PROVIDERS": "openai,cohere"}, "OTEL_LLM_PROVIDERS has unknown provider(s) ['cohere']"),
-        ({}, {"OTEL_SDK_DISABLED": "maybe"}, "OTEL_SDK_DISABLED='maybe' is not valid; accepted values: true, false"),
+        (
+            {},
+            {"OTEL_LLM_PROVIDERS": "openai,cohere"},
+            "OTEL_LLM_PROVIDERS has unknown provider(s) ['cohere']",
+        ),
+        (
+            {},
+            {"OTEL_SDK_DISABLED": "maybe"},
+            "OTEL_SDK_DISABLED='maybe' is not valid; accepted values: true, false",
+        ),
         ({"colour": "red"}, {}, "unknown setting(s) ['colour']"),
         ({"price_overrides": {"m": {"input_mtok": -1, "output_mtok": 1}}}, {}, "give a number >= 0"),
         ({"price_overrides": {"m": {"input_mtok": 1}}}, {}, "needs output_mtok"),

@@ -6,7 +6,6 @@ import json
 
 import openai
 import pytest
-
 from conftest import points
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello to the world"}]
@@ -15,7 +14,11 @@ TOOLS = [
         "type": "function",
         "function": {
             "name": "get_weather",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
         },
     }
 ]
@@ -133,7 +136,9 @@ async def test_async_stream_keeps_type_and_records_usage(instrumented, async_ope
 
 
 def test_stream_tool_call_finish_reason(instrumented, openai_client):
-    stream = openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES, tools=TOOLS, stream=True)
+    stream = openai_client.chat.completions.create(
+        model="gpt-4o", messages=MESSAGES, tools=TOOLS, stream=True
+    )
     for _ in stream:
         pass
     assert instrumented.only_span().attributes["gen_ai.response.finish_reasons"] == ("tool_calls",)
@@ -181,17 +186,24 @@ def test_with_raw_response_stream_parse(instrumented, openai_client):
     stream = raw.parse()
     assert type(stream) is openai.Stream
     chunks = list(stream)
-    assert instrumented.only_span().attributes["gen_ai.usage.output_tokens"] == chunks[-1].usage.completion_tokens
+    assert (
+        instrumented.only_span().attributes["gen_ai.usage.output_tokens"]
+        == chunks[-1].usage.completion_tokens
+    )
 
 
 def test_with_streaming_response(instrumented, openai_client):
-    with openai_client.chat.completions.with_streaming_response.create(model="gpt-4o", messages=MESSAGES) as raw:
+    with openai_client.chat.completions.with_streaming_response.create(
+        model="gpt-4o", messages=MESSAGES
+    ) as raw:
         completion = raw.parse()
     assert instrumented.only_span().attributes["gen_ai.response.id"] == completion.id
 
 
 async def test_async_with_raw_response(instrumented, async_openai_client):
-    raw = await async_openai_client.chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES)
+    raw = await async_openai_client.chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=MESSAGES
+    )
     completion = raw.parse()
     assert instrumented.only_span().attributes["gen_ai.response.id"] == completion.id
 
@@ -230,7 +242,10 @@ async def test_async_responses_stream(instrumented, async_openai_client):
     stream = await async_openai_client.responses.create(model="gpt-4o", input="Say hello", stream=True)
     events = [e async for e in stream]
     completed = [e for e in events if e.type == "response.completed"][0]
-    assert instrumented.only_span().attributes["gen_ai.usage.input_tokens"] == completed.response.usage.input_tokens
+    assert (
+        instrumented.only_span().attributes["gen_ai.usage.input_tokens"]
+        == completed.response.usage.input_tokens
+    )
 
 
 def test_embeddings(instrumented, openai_client):
@@ -278,7 +293,13 @@ def test_unknown_model_is_counted_unpriced(instrumented, openai_client):
     a = instrumented.only_span().attributes
     assert "otel_llm.cost" not in a
     found = instrumented.metrics()
-    assert sum(p.value for p in points(found, "otel_llm.cost.unpriced", gen_ai__request__model="my-private-model")) == 1
+    assert (
+        sum(
+            p.value
+            for p in points(found, "otel_llm.cost.unpriced", gen_ai__request__model="my-private-model")
+        )
+        == 1
+    )
 
 
 def test_price_override_applies(telemetry, openai_client):

@@ -16,7 +16,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Mock LLM provider speaking the OpenAI, Azure OpenAI and Anthropic (Vertex, Bedrock) APIs.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8000, help="port, 0 for a free one (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=8000, help="port, 0 for a free one (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
 
     stop = threading.Event()

@@ -38,7 +38,16 @@ __all__ = [
 
 #: Words of the default output text; ``x-mock-chunks: N`` yields the first N words (cycling).
 DEFAULT_WORDS: tuple[str, ...] = (
-    "The", "mock", "provider", "wrote", "this", "deterministic", "reply", "for", "your", "request",
+    "The",
+    "mock",
+    "provider",
+    "wrote",
+    "this",
+    "deterministic",
+    "reply",
+    "for",
+    "your",
+    "request",
 )
 #: Default number of output words (= streamed content chunks = output tokens).
 DEFAULT_CHUNKS = 5
@@ -218,7 +227,9 @@ def _is_tool_result(messages: Any) -> bool:
     ):
         return True
     content = last.get("content")
-    return isinstance(content, list) and any(isinstance(c, dict) and c.get("type") == "tool_result" for c in content)
+    return isinstance(content, list) and any(
+        isinstance(c, dict) and c.get("type") == "tool_result" for c in content
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -362,8 +373,12 @@ def _output_text(ctx: _Ctx) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
+# One reusable compact encoder: json.dumps with non-default arguments builds a new encoder per call.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return _encode(obj).encode()
 
 
 def _sse_data(obj: Any) -> bytes:
@@ -397,7 +412,11 @@ def _bedrock_chunk(obj: dict[str, Any]) -> bytes:
 
 
 def _bedrock_exception(exception_type: str, message: str) -> bytes:
-    headers = [(":exception-type", exception_type), (":content-type", _JSON_CT), (":message-type", "exception")]
+    headers = [
+        (":exception-type", exception_type),
+        (":content-type", _JSON_CT),
+        (":message-type", "exception"),
+    ]
     return eventstream_frame(headers, _dumps({"message": message}))
 
 
@@ -462,14 +481,18 @@ def _error_response(
     rid = _new_id()
     headers = [("content-type", _JSON_CT)]
     if provider == "openai":
-        etype, code = _OPENAI_ERROR.get(status, ("server_error" if status >= 500 else "invalid_request_error", None))
+        etype, code = _OPENAI_ERROR.get(
+            status, ("server_error" if status >= 500 else "invalid_request_error", None)
+        )
         body = {"error": {"message": message, "type": etype, "param": None, "code": code}}
         headers.append(("x-request-id", f"req_{rid}"))
     elif provider == "bedrock":
         etype = _BEDROCK_ERROR.get(status, "InternalServerException")
         body = {"message": message}
-        headers += [("x-amzn-errortype", f"{etype}:http://internal.amazon.com/coral/com.amazon.bedrock/"),
-                    ("x-amzn-requestid", rid)]
+        headers += [
+            ("x-amzn-errortype", f"{etype}:http://internal.amazon.com/coral/com.amazon.bedrock/"),
+            ("x-amzn-requestid", rid),
+        ]
     else:
         etype = _ANTHROPIC_ERROR.get(status, "api_error")
         body = {"type": "error", "error": {"type": etype, "message": message}, "request_id": f"req_{rid}"}
@@ -517,7 +540,12 @@ def _route(path: str) -> tuple[str, str, str | None, bool | None] | None:
         return "anthropic", "messages", unquote(m.group("model")), m.group("op") == "streamRawPredict"
     m = _BEDROCK_RE.match(path)
     if m:
-        return "bedrock", "messages", unquote(m.group("model")), m.group("op") == "invoke-with-response-stream"
+        return (
+            "bedrock",
+            "messages",
+            unquote(m.group("model")),
+            m.group("op") == "invoke-with-response-stream",
+        )
     return None
 
 
@@ -579,8 +607,9 @@ def build_response(
             return MockResponse(0, [], disconnect=True, delay=delay)
         if spec.status is not None:
             snippet = _snippet(ctx)
-            return _error_response(provider, spec.status, _error_message(spec.status, snippet), spec.retry_after,
-                                   delay)
+            return _error_response(
+                provider, spec.status, _error_message(spec.status, snippet), spec.retry_after, delay
+            )
     try:
         resp = _HANDLERS[op](ctx)
     except _BadRequest as exc:
@@ -658,7 +687,7 @@ def _apply_stream_faults(ctx: _Ctx, resp: MockResponse, spec: FaultSpec) -> None
         if ctx.provider == "bedrock":
             resp.chunks = resp.chunks[:keep] + [b"\x00\x00\x00\x10garbage-frame!!"]
         elif ctx.provider == "anthropic":
-            resp.chunks = resp.chunks[:keep] + [b"event: content_block_delta\ndata: {\"type\": \"content_bl\n\n"]
+            resp.chunks = resp.chunks[:keep] + [b'event: content_block_delta\ndata: {"type": "content_bl\n\n']
         else:
             resp.chunks = resp.chunks[:keep] + [b'data: {"id": "mock-malformed", "choices": [\n\n']
     if spec.stream_error:
@@ -676,8 +705,13 @@ def _stream_error_event(ctx: _Ctx, sequence_number: int) -> bytes:
         return _sse_event({"type": "error", "error": {"type": "overloaded_error", "message": message}})
     if ctx.op == "responses":
         return _sse_event(
-            {"type": "error", "code": "server_error", "message": message, "param": None,
-             "sequence_number": sequence_number}
+            {
+                "type": "error",
+                "code": "server_error",
+                "message": message,
+                "param": None,
+                "sequence_number": sequence_number,
+            }
         )
     return _sse_data({"error": {"message": message, "type": "server_error", "param": None, "code": None}})
 
@@ -698,8 +732,11 @@ def _stream_response(provider: str, chunks: list[bytes]) -> MockResponse:
     if provider == "bedrock":
         headers = [("content-type", _EVENTSTREAM_CT), ("x-amzn-requestid", rid)]
     else:
-        headers = [("content-type", _SSE_CT), ("cache-control", "no-cache"),
-                   ("x-request-id" if provider == "openai" else "request-id", f"req_{rid}")]
+        headers = [
+            ("content-type", _SSE_CT),
+            ("cache-control", "no-cache"),
+            ("x-request-id" if provider == "openai" else "request-id", f"req_{rid}"),
+        ]
     return MockResponse(200, headers, chunks=chunks)
 
 
@@ -724,7 +761,11 @@ def _pick_tool(tools: Any, tool_choice: Any, conversation: Any, kind: str) -> tu
             continue
         if kind == "chat":
             fn = tool.get("function")
-            if tool.get("type", "function") == "function" and isinstance(fn, dict) and isinstance(fn.get("name"), str):
+            if (
+                tool.get("type", "function") == "function"
+                and isinstance(fn, dict)
+                and isinstance(fn.get("name"), str)
+            ):
                 candidates.append((fn["name"], fn.get("parameters")))
         elif kind == "responses":
             if tool.get("type") == "function" and isinstance(tool.get("name"), str):
@@ -778,6 +819,12 @@ def _openai_usage(ctx: _Ctx, input_tokens: int, output_tokens: int) -> dict[str,
     }
 
 
+@lru_cache(maxsize=4096)
+def _content_choice(index: int, piece: str) -> bytes:
+    choice = {"index": index, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}
+    return _dumps(choice) + b"]}\n\n"
+
+
 def _chat(ctx: _Ctx) -> MockResponse:
     b = ctx.body
     messages = b["messages"]
@@ -803,32 +850,66 @@ def _chat(ctx: _Ctx) -> MockResponse:
         choices = []
         for i in range(n):
             if tool is not None:
-                call = {"id": call_ids[i], "type": "function", "function": {"name": tool[0], "arguments": text}}
-                message = {"role": "assistant", "content": None, "refusal": None, "annotations": [],
-                           "tool_calls": [call]}
+                call = {
+                    "id": call_ids[i],
+                    "type": "function",
+                    "function": {"name": tool[0], "arguments": text},
+                }
+                message = {
+                    "role": "assistant",
+                    "content": None,
+                    "refusal": None,
+                    "annotations": [],
+                    "tool_calls": [call],
+                }
             else:
                 message = {"role": "assistant", "content": text, "refusal": None, "annotations": []}
             choices.append({"index": i, "message": message, "logprobs": None, "finish_reason": finish})
-        return _json_response("openai", {
-            "id": cid, "object": "chat.completion", "created": created, "model": model, "choices": choices,
-            "usage": usage, "service_tier": "default", "system_fingerprint": "fp_mock",
-        })
+        return _json_response(
+            "openai",
+            {
+                "id": cid,
+                "object": "chat.completion",
+                "created": created,
+                "model": model,
+                "choices": choices,
+                "usage": usage,
+                "service_tier": "default",
+                "system_fingerprint": "fp_mock",
+            },
+        )
 
     include_usage = bool((b.get("stream_options") or {}).get("include_usage"))
-    base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-            "service_tier": "default", "system_fingerprint": "fp_mock"}
+    base = {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "service_tier": "default",
+        "system_fingerprint": "fp_mock",
+    }
     if include_usage:
         base["usage"] = None  # real API: null on every chunk except the last
 
+    # Template: every chunk shares the same envelope; only the encoded choice differs.
+    prefix = b"data: " + _dumps(base)[:-1] + b',"choices":['
+
     def chunk(index: int, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        return _sse_data({**base, "choices": [choice]})
+        return prefix + _dumps(choice) + b"]}\n\n"
 
     out: list[bytes] = []
     for i in range(n):
         if tool is not None:
-            call = {"index": 0, "id": call_ids[i], "type": "function", "function": {"name": tool[0], "arguments": ""}}
-            out.append(chunk(i, {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None}))
+            call = {
+                "index": 0,
+                "id": call_ids[i],
+                "type": "function",
+                "function": {"name": tool[0], "arguments": ""},
+            }
+            out.append(
+                chunk(i, {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None})
+            )
         else:
             out.append(chunk(i, {"role": "assistant", "content": "", "refusal": None}))
     for piece in pieces:
@@ -836,7 +917,7 @@ def _chat(ctx: _Ctx) -> MockResponse:
             if tool is not None:
                 out.append(chunk(i, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
             else:
-                out.append(chunk(i, {"content": piece}))
+                out.append(prefix + _content_choice(i, piece))
     for i in range(n):
         out.append(chunk(i, {}, finish))
     if include_usage:
@@ -861,8 +942,13 @@ def _completions(ctx: _Ctx) -> MockResponse:
     text = _output_text(ctx)
     pieces = split_pieces(text)
     usage = _openai_usage(ctx, input_tokens, len(pieces))
-    base = {"id": f"cmpl-{_new_id()}", "object": "text_completion", "created": int(time.time()),
-            "model": ctx.response_model, "system_fingerprint": "fp_mock"}
+    base = {
+        "id": f"cmpl-{_new_id()}",
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": ctx.response_model,
+        "system_fingerprint": "fp_mock",
+    }
     if not ctx.stream:
         choice = {"text": text, "index": 0, "logprobs": None, "finish_reason": "stop"}
         return _json_response("openai", {**base, "choices": [choice], "usage": usage})
@@ -870,7 +956,9 @@ def _completions(ctx: _Ctx) -> MockResponse:
         _sse_data({**base, "choices": [{"text": p, "index": 0, "logprobs": None, "finish_reason": None}]})
         for p in pieces
     ]
-    out.append(_sse_data({**base, "choices": [{"text": "", "index": 0, "logprobs": None, "finish_reason": "stop"}]}))
+    out.append(
+        _sse_data({**base, "choices": [{"text": "", "index": 0, "logprobs": None, "finish_reason": "stop"}]})
+    )
     if (b.get("stream_options") or {}).get("include_usage"):
         out.append(_sse_data({**base, "choices": [], "usage": usage}))
     out.append(b"data: [DONE]\n\n")
@@ -908,10 +996,15 @@ def _embeddings(ctx: _Ctx) -> MockResponse:
         tokens += count_words(item) if isinstance(item, str) else len(item) if isinstance(item, list) else 0
         floats, encoded = _vector(dims, i)
         data.append({"object": "embedding", "index": i, "embedding": encoded if b64 else list(floats)})
-    return _json_response("openai", {
-        "object": "list", "data": data, "model": ctx.response_model,
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-    })
+    return _json_response(
+        "openai",
+        {
+            "object": "list",
+            "data": data,
+            "model": ctx.response_model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        },
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -937,12 +1030,23 @@ def _responses(ctx: _Ctx) -> MockResponse:
     if ctx.reasoning:  # reasoning models emit a reasoning item first
         output.append({"id": f"rs_{_new_id()}", "type": "reasoning", "summary": [], "status": "completed"})
     if tool is not None:
-        item: dict[str, Any] = {"id": f"fc_{_new_id()}", "type": "function_call", "status": "completed",
-                                "call_id": f"call_{_new_id()}", "name": tool[0], "arguments": text}
+        item: dict[str, Any] = {
+            "id": f"fc_{_new_id()}",
+            "type": "function_call",
+            "status": "completed",
+            "call_id": f"call_{_new_id()}",
+            "name": tool[0],
+            "arguments": text,
+        }
     else:
         part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-        item = {"id": f"msg_{_new_id()}", "type": "message", "status": "completed", "role": "assistant",
-                "content": [part]}
+        item = {
+            "id": f"msg_{_new_id()}",
+            "type": "message",
+            "status": "completed",
+            "role": "assistant",
+            "content": [part],
+        }
     output.append(item)
     prompt = input_tokens + ctx.cached
     completion = len(pieces) + ctx.reasoning
@@ -954,16 +1058,32 @@ def _responses(ctx: _Ctx) -> MockResponse:
         "total_tokens": prompt + completion,
     }
     response: dict[str, Any] = {
-        "id": rid, "object": "response", "created_at": now, "status": "completed", "completed_at": now,
-        "background": False, "error": None, "incomplete_details": None,
-        "instructions": instructions, "max_output_tokens": b.get("max_output_tokens"),
-        "max_tool_calls": b.get("max_tool_calls"), "model": ctx.response_model, "output": output,
+        "id": rid,
+        "object": "response",
+        "created_at": now,
+        "status": "completed",
+        "completed_at": now,
+        "background": False,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": instructions,
+        "max_output_tokens": b.get("max_output_tokens"),
+        "max_tool_calls": b.get("max_tool_calls"),
+        "model": ctx.response_model,
+        "output": output,
         "parallel_tool_calls": b.get("parallel_tool_calls", True),
         "previous_response_id": b.get("previous_response_id"),
-        "reasoning": {"effort": None, "summary": None}, "service_tier": "default", "store": b.get("store", True),
-        "temperature": b.get("temperature", 1.0), "text": {"format": text_cfg.get("format") or {"type": "text"}},
-        "tool_choice": b.get("tool_choice", "auto"), "tools": b.get("tools", []), "top_p": b.get("top_p", 1.0),
-        "truncation": b.get("truncation", "disabled"), "usage": usage, "user": b.get("user"),
+        "reasoning": {"effort": None, "summary": None},
+        "service_tier": "default",
+        "store": b.get("store", True),
+        "temperature": b.get("temperature", 1.0),
+        "text": {"format": text_cfg.get("format") or {"type": "text"}},
+        "tool_choice": b.get("tool_choice", "auto"),
+        "tools": b.get("tools", []),
+        "top_p": b.get("top_p", 1.0),
+        "truncation": b.get("truncation", "disabled"),
+        "usage": usage,
+        "user": b.get("user"),
         "metadata": b.get("metadata") or {},
     }
     if not ctx.stream:
@@ -981,30 +1101,88 @@ def _responses(ctx: _Ctx) -> MockResponse:
     emit({"type": "response.in_progress", "response": pending})
     idx = len(output) - 1
     if ctx.reasoning:
-        emit({"type": "response.output_item.added", "output_index": 0, "item": {**output[0], "status": "in_progress"}})
+        emit(
+            {
+                "type": "response.output_item.added",
+                "output_index": 0,
+                "item": {**output[0], "status": "in_progress"},
+            }
+        )
         emit({"type": "response.output_item.done", "output_index": 0, "item": output[0]})
     iid = item["id"]
     if tool is not None:
-        emit({"type": "response.output_item.added", "output_index": idx,
-              "item": {**item, "arguments": "", "status": "in_progress"}})
+        emit(
+            {
+                "type": "response.output_item.added",
+                "output_index": idx,
+                "item": {**item, "arguments": "", "status": "in_progress"},
+            }
+        )
         for piece in pieces:
-            emit({"type": "response.function_call_arguments.delta", "item_id": iid, "output_index": idx,
-                  "delta": piece})
-        emit({"type": "response.function_call_arguments.done", "item_id": iid, "output_index": idx,
-              "arguments": text})
+            emit(
+                {
+                    "type": "response.function_call_arguments.delta",
+                    "item_id": iid,
+                    "output_index": idx,
+                    "delta": piece,
+                }
+            )
+        emit(
+            {
+                "type": "response.function_call_arguments.done",
+                "item_id": iid,
+                "output_index": idx,
+                "arguments": text,
+            }
+        )
     else:
-        emit({"type": "response.output_item.added", "output_index": idx,
-              "item": {**item, "status": "in_progress", "content": []}})
+        emit(
+            {
+                "type": "response.output_item.added",
+                "output_index": idx,
+                "item": {**item, "status": "in_progress", "content": []},
+            }
+        )
         empty_part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-        emit({"type": "response.content_part.added", "item_id": iid, "output_index": idx, "content_index": 0,
-              "part": empty_part})
+        emit(
+            {
+                "type": "response.content_part.added",
+                "item_id": iid,
+                "output_index": idx,
+                "content_index": 0,
+                "part": empty_part,
+            }
+        )
         for piece in pieces:
-            emit({"type": "response.output_text.delta", "item_id": iid, "output_index": idx, "content_index": 0,
-                  "delta": piece, "logprobs": []})
-        emit({"type": "response.output_text.done", "item_id": iid, "output_index": idx, "content_index": 0,
-              "text": text, "logprobs": []})
-        emit({"type": "response.content_part.done", "item_id": iid, "output_index": idx, "content_index": 0,
-              "part": item["content"][0]})
+            emit(
+                {
+                    "type": "response.output_text.delta",
+                    "item_id": iid,
+                    "output_index": idx,
+                    "content_index": 0,
+                    "delta": piece,
+                    "logprobs": [],
+                }
+            )
+        emit(
+            {
+                "type": "response.output_text.done",
+                "item_id": iid,
+                "output_index": idx,
+                "content_index": 0,
+                "text": text,
+                "logprobs": [],
+            }
+        )
+        emit(
+            {
+                "type": "response.content_part.done",
+                "item_id": iid,
+                "output_index": idx,
+                "content_index": 0,
+                "part": item["content"][0],
+            }
+        )
     emit({"type": "response.output_item.done", "output_index": idx, "item": item})
     emit({"type": "response.completed", "response": response})
     return _stream_response("openai", events)
@@ -1013,6 +1191,12 @@ def _responses(ctx: _Ctx) -> MockResponse:
 # --------------------------------------------------------------------------------------------------------------
 # Anthropic Messages (first party, Vertex, Bedrock)
 # --------------------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _text_delta_event(piece: str, bedrock: bool) -> bytes:
+    event = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
+    return _bedrock_chunk(event) if bedrock else _sse_event(event)
 
 
 def _messages(ctx: _Ctx) -> MockResponse:
@@ -1025,8 +1209,12 @@ def _messages(ctx: _Ctx) -> MockResponse:
     tool = _pick_tool(b.get("tools"), b.get("tool_choice"), messages, "anthropic")
     if tool is not None:
         text = _tool_arguments(tool[1])
-        block: dict[str, Any] = {"type": "tool_use", "id": f"toolu_{_new_id()}", "name": tool[0],
-                                 "input": json.loads(text)}
+        block: dict[str, Any] = {
+            "type": "tool_use",
+            "id": f"toolu_{_new_id()}",
+            "name": tool[0],
+            "input": json.loads(text),
+        }
         stop_reason = "tool_use"
     else:
         cfg = b.get("output_config") if isinstance(b.get("output_config"), dict) else {}
@@ -1044,40 +1232,70 @@ def _messages(ctx: _Ctx) -> MockResponse:
         "output_tokens": output_tokens,
         "service_tier": "standard",
     }
-    message = {"id": f"msg_{_new_id()}", "type": "message", "role": "assistant", "model": ctx.response_model,
-               "content": [block], "stop_reason": stop_reason, "stop_sequence": None, "usage": usage}
+    message = {
+        "id": f"msg_{_new_id()}",
+        "type": "message",
+        "role": "assistant",
+        "model": ctx.response_model,
+        "content": [block],
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": usage,
+    }
     if not ctx.stream:
         return _json_response(ctx.provider, message)
 
     bedrock = ctx.provider == "bedrock"
     enc = _bedrock_chunk if bedrock else _sse_event
     start_usage = {**usage, "output_tokens": 1}
-    out = [enc({"type": "message_start",
-                "message": {**message, "content": [], "stop_reason": None, "usage": start_usage}})]
+    out = [
+        enc(
+            {
+                "type": "message_start",
+                "message": {**message, "content": [], "stop_reason": None, "usage": start_usage},
+            }
+        )
+    ]
     if tool is not None:
         out.append(enc({"type": "content_block_start", "index": 0, "content_block": {**block, "input": {}}}))
     else:
-        out.append(enc({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}))
+        out.append(
+            enc({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+        )
     if not bedrock:
         out.append(_sse_event({"type": "ping"}))
     for piece in pieces:
         if tool is not None:
             delta = {"type": "input_json_delta", "partial_json": piece}
+            out.append(enc({"type": "content_block_delta", "index": 0, "delta": delta}))
         else:
-            delta = {"type": "text_delta", "text": piece}
-        out.append(enc({"type": "content_block_delta", "index": 0, "delta": delta}))
+            out.append(_text_delta_event(piece, bedrock))
     out.append(enc({"type": "content_block_stop", "index": 0}))
     # message_delta usage is cumulative (final totals), like the real API.
-    final_usage = {"input_tokens": input_tokens, "cache_creation_input_tokens": ctx.cache_creation,
-                   "cache_read_input_tokens": ctx.cached, "output_tokens": output_tokens}
-    out.append(enc({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                    "usage": final_usage}))
+    final_usage = {
+        "input_tokens": input_tokens,
+        "cache_creation_input_tokens": ctx.cache_creation,
+        "cache_read_input_tokens": ctx.cached,
+        "output_tokens": output_tokens,
+    }
+    out.append(
+        enc(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                "usage": final_usage,
+            }
+        )
+    )
     stop: dict[str, Any] = {"type": "message_stop"}
     if bedrock:
         stop["amazon-bedrock-invocationMetrics"] = {
-            "inputTokenCount": input_tokens, "outputTokenCount": output_tokens,
-            "invocationLatency": 1, "firstByteLatency": 1,
-            "cacheReadInputTokenCount": ctx.cached, "cacheWriteInputTokenCount": ctx.cache_creation,
+            "inputTokenCount": input_tokens,
+            "outputTokenCount": output_tokens,
+            "invocationLatency": 1,
+            "firstByteLatency": 1,
+            "cacheReadInputTokenCount": ctx.cached,
+            "cacheWriteInputTokenCount": ctx.cache_creation,
         }
     out.append(enc(stop))
     return _stream_response(ctx.provider, out)

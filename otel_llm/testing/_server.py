@@ -146,7 +146,9 @@ class _Handler(BaseHTTPRequestHandler):
                 write(head + resp.body)  # one write: head and body in one segment
                 self.close_connection = close
             return
-        frames = [b"%x\r\n%s\r\n" % (len(c), c) for c in resp.chunks or ()] if chunked else list(resp.chunks or ())
+        frames = (
+            [b"%x\r\n%s\r\n" % (len(c), c) for c in resp.chunks or ()] if chunked else list(resp.chunks or ())
+        )
         end = b"" if resp.truncate or not chunked else b"0\r\n\r\n"
         if resp.chunk_delay and frames:
             write(head + frames[0])
@@ -196,7 +198,10 @@ class MockProvider:
         self._server = _HTTPServer((self.host, self._port), self)
         self._port = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="otel-llm-mock", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="otel-llm-mock",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -267,12 +272,22 @@ class MockProvider:
         except (ValueError, UnicodeDecodeError):
             parsed = INVALID_JSON
         path_only, _, query = path.partition("?")
-        record = {"method": method, "path": path_only, "query": query, "headers": headers,
-                  "json": None if parsed is INVALID_JSON else parsed}
+        record = {
+            "method": method,
+            "path": path_only,
+            "query": query,
+            "headers": headers,
+            "json": None if parsed is INVALID_JSON else parsed,
+        }
         with self._lock:
             fault = self._faults.popleft() if self._faults else None
             self.requests.append(record)
         return build_response(
-            method, path, headers, body, fault=fault, model_overrides=self.response_model_overrides,
+            method,
+            path,
+            headers,
+            body,
+            fault=fault,
+            model_overrides=self.response_model_overrides,
             parsed_body=parsed,
         )

@@ -40,7 +40,8 @@ def _disconnected(httpx2: Any, request: httpx2.Request) -> Exception:
 
 def _truncated(httpx2: Any, request: httpx2.Request) -> Exception:
     return httpx2.RemoteProtocolError(
-        "peer closed connection without sending complete message body (incomplete chunked read)", request=request
+        "peer closed connection without sending complete message body (incomplete chunked read)",
+        request=request,
     )
 
 
@@ -80,7 +81,9 @@ def mock_transport(provider: MockProvider | None = None) -> httpx2.MockTransport
             raise _disconnected(httpx2, request)
         if resp.chunks is None and not resp.truncate:
             return httpx2.Response(resp.status, headers=resp.headers, content=resp.body, request=request)
-        return httpx2.Response(resp.status, headers=resp.headers, stream=_Body(request, resp), request=request)
+        return httpx2.Response(
+            resp.status, headers=resp.headers, stream=_Body(request, resp), request=request
+        )
 
     return httpx2.MockTransport(handler)
 
@@ -116,6 +119,8 @@ def async_mock_transport(provider: MockProvider | None = None) -> httpx2.MockTra
             raise _disconnected(httpx2, request)
         if resp.chunks is None and not resp.truncate:
             return httpx2.Response(resp.status, headers=resp.headers, content=resp.body, request=request)
-        return httpx2.Response(resp.status, headers=resp.headers, stream=_Body(request, resp), request=request)
+        return httpx2.Response(
+            resp.status, headers=resp.headers, stream=_Body(request, resp), request=request
+        )
 
     return httpx2.MockTransport(handler)
