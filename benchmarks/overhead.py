@@ -266,9 +266,8 @@ class Pipeline:
                     total = 0
                     for point in metric.data.data_points:
                         total += getattr(point, "count", 1)
-                    key = metric.name if hasattr(metric.data, "bucket_counts") or "Histogram" in type(
-                        metric.data
-                    ).__name__ else f"{metric.name}(series)"
+                    histogram = "Histogram" in type(metric.data).__name__
+                    key = metric.name if histogram else f"{metric.name}(series)"
                     scope[key] = scope.get(key, 0) + total
         return out
 
@@ -291,7 +290,11 @@ class Clients:
             else:
                 # Anthropic 2.x opens its own span per call when a tracer provider exists; `bare` must be bare.
                 self.by_scenario[scenario] = anthropic.Anthropic(
-                    api_key="x", base_url="http://bench", http_client=http, max_retries=0, open_telemetry=False
+                    api_key="x",
+                    base_url="http://bench",
+                    http_client=http,
+                    max_retries=0,
+                    open_telemetry=False,
                 )
                 self.native[scenario] = anthropic.Anthropic(
                     api_key="x",
@@ -311,7 +314,9 @@ def bare_calls(clients: Clients, native: bool = False) -> dict[str, Callable[[],
     acs = src["anthropic.messages.stream"]
 
     def openai_chat() -> Any:
-        return oc.chat.completions.create(model=MODEL_OPENAI, messages=MESSAGES, max_tokens=64, temperature=0.2)
+        return oc.chat.completions.create(
+            model=MODEL_OPENAI, messages=MESSAGES, max_tokens=64, temperature=0.2
+        )
 
     def openai_stream() -> Any:
         stream = ocs.chat.completions.create(
@@ -358,10 +363,14 @@ class Floor:
             sc.METRIC_TOKEN_USAGE, unit="{token}", explicit_bucket_boundaries_advisory=list(sc.TOKEN_BUCKETS)
         )
         self.duration = meter.create_histogram(
-            sc.METRIC_OPERATION_DURATION, unit="s", explicit_bucket_boundaries_advisory=list(sc.DURATION_BUCKETS)
+            sc.METRIC_OPERATION_DURATION,
+            unit="s",
+            explicit_bucket_boundaries_advisory=list(sc.DURATION_BUCKETS),
         )
         self.ttfc = meter.create_histogram(
-            sc.METRIC_TIME_TO_FIRST_CHUNK, unit="s", explicit_bucket_boundaries_advisory=list(sc.DURATION_BUCKETS)
+            sc.METRIC_TIME_TO_FIRST_CHUNK,
+            unit="s",
+            explicit_bucket_boundaries_advisory=list(sc.DURATION_BUCKETS),
         )
         self.tpoc = meter.create_histogram(
             sc.METRIC_TIME_PER_OUTPUT_CHUNK,
@@ -417,7 +426,11 @@ class Floor:
             sc.GEN_AI_USAGE_INPUT_TOKENS: input_tokens,
             sc.GEN_AI_USAGE_OUTPUT_TOKENS: output_tokens,
             sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 0,
-            (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS if provider == "openai" else sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS): 0,
+            (
+                sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS
+                if provider == "openai"
+                else sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
+            ): 0,
             sc.COST: cost,
             sc.PRICE_SOURCE: "genai-prices",
         }
@@ -513,7 +526,9 @@ class Floor:
         def anthropic_stream() -> Any:
             span, token, start = self._start("anthropic", MODEL_ANTHROPIC, True)
             try:
-                stream = acs.messages.create(model=MODEL_ANTHROPIC, max_tokens=64, messages=MESSAGES, stream=True)
+                stream = acs.messages.create(
+                    model=MODEL_ANTHROPIC, max_tokens=64, messages=MESSAGES, stream=True
+                )
             finally:
                 otel_context.detach(token)
             times: list[float] = []
@@ -804,7 +819,8 @@ def measure_import_time(runs: int) -> dict[str, Any]:
         "attributable_to_otel_llm_ms": (statistics.median(both_total) - statistics.median(sdks)) * ms,
         "otel_llm_auto_after_sdks_ms": statistics.median(both_incr) * ms,
         "importtime_top_cumulative": [
-            {"module": m, "cumulative_ms": c / 1000, "depth": d} for m, _, c, d in top_level
+            {"module": m, "self_ms": s / 1000, "cumulative_ms": c / 1000, "depth": d}
+            for m, s, c, d in top_level
         ],
         "importtime_top_self": [{"module": m, "self_ms": s / 1000} for m, s, _, _ in top_self],
     }
@@ -828,7 +844,7 @@ def measure_memory(
     tracemalloc.start()
     try:
         for scenario in scenarios:
-            for name in ("bare", "otel-llm"):
+            for name in ("bare", "floor", "otel-llm"):
                 variant = variants.get(name)
                 if variant is None or scenario not in variant.calls:
                     continue
@@ -880,7 +896,9 @@ def _ours(filename: str) -> str | None:
     return None
 
 
-def profile_otel_llm(variant: Variant, scenarios: list[str], n_plain: int, n_stream: int, top: int) -> dict[str, Any]:
+def profile_otel_llm(
+    variant: Variant, scenarios: list[str], n_plain: int, n_stream: int, top: int
+) -> dict[str, Any]:
     """cProfile the otel-llm row; top self-time functions in otel_llm and the OpenTelemetry SDK/API."""
     groups = {
         "non-stream": [s for s in scenarios if not SCENARIOS[s][2]],
@@ -1000,20 +1018,32 @@ def versions() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="10x fewer calls")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    parser.add_argument("--calls", type=int, default=3000, help="timed calls per non-stream row (default 3000)")
-    parser.add_argument("--stream-calls", type=int, default=1000, help="timed calls per stream row (default 1000)")
+    parser.add_argument(
+        "--calls", type=int, default=3000, help="timed calls per non-stream row (default 3000)"
+    )
+    parser.add_argument(
+        "--stream-calls", type=int, default=1000, help="timed calls per stream row (default 1000)"
+    )
     parser.add_argument("--warmup", type=int, default=200, help="untimed calls per row first (default 200)")
     parser.add_argument("--rounds", type=int, default=20, help="interleaving rounds (default 20)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="rows to run (comma-separated)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="scenarios to run (comma-separated)")
-    parser.add_argument("--official-python", help=f"interpreter with the official package (default {DEFAULT_OFFICIAL_PYTHON})")
+    parser.add_argument(
+        "--official-python", help=f"interpreter with the official package (default {DEFAULT_OFFICIAL_PYTHON})"
+    )
     parser.add_argument("--skip-import", action="store_true", help="skip the import-time measurement")
     parser.add_argument("--skip-memory", action="store_true", help="skip the memory measurement")
-    parser.add_argument("--memory-calls", type=int, default=2000, help="calls per memory measurement (default 2000)")
-    parser.add_argument("--profile", action="store_true", help="cProfile the otel-llm rows; print top self time")
+    parser.add_argument(
+        "--memory-calls", type=int, default=2000, help="calls per memory measurement (default 2000)"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the otel-llm rows; print top self time"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -1053,14 +1083,22 @@ def main(argv: list[str] | None = None) -> int:
     official_status = "in-process"
     if "official" in wanted and "official" not in variants:
         official_status = "not-installed"
-    say("  rows: " + ", ".join(variants) + ("" if official_status == "in-process" else " (official: separate venv)"))
+    say(
+        "  rows: "
+        + ", ".join(variants)
+        + ("" if official_status == "in-process" else " (official: separate venv)")
+    )
     say(flush=True)
 
     samples = measure(variants, scenarios, n_plain, n_stream, warmup, rounds)
     rows = summarize(samples, "in-process")
 
     sub = None
-    if official_status == "not-installed" and not worker and any(SCENARIOS[s][0] == "openai" for s in scenarios):
+    if (
+        official_status == "not-installed"
+        and not worker
+        and any(SCENARIOS[s][0] == "openai" for s in scenarios)
+    ):
         python = official_python(args.official_python)
         if python is not None:
             pipeline.flush()
@@ -1091,20 +1129,30 @@ def main(argv: list[str] | None = None) -> int:
         ratios = {}
         for scenario in scenarios:
             got = {r["variant"]: r for r in rows if r["scenario"] == scenario and r["source"] == "in-process"}
-            if "otel-llm" in got and "floor" in got and got["floor"].get("overhead_us"):
-                ratios[scenario] = got["otel-llm"]["overhead_us"] / got["floor"]["overhead_us"]
-                print(
-                    f"otel-llm/floor overhead, {SCENARIOS[scenario][1]}: {ratios[scenario]:.2f}x "
-                    f"({got['otel-llm']['overhead_us']:+.1f} us vs {got['floor']['overhead_us']:+.1f} us)"
-                )
+            if "otel-llm" not in got or "floor" not in got:
+                continue
+            ours, floor = got["otel-llm"].get("overhead_us"), got["floor"].get("overhead_us")
+            if ours is None or floor is None:
+                continue
+            detail = f"({ours:+.1f} us vs {floor:+.1f} us)"
+            if floor > 0:
+                ratios[scenario] = ours / floor
+                print(f"otel-llm/floor overhead, {SCENARIOS[scenario][1]}: {ours / floor:.2f}x {detail}")
+            else:
+                ratios[scenario] = None
+                print(f"otel-llm/floor overhead, {SCENARIOS[scenario][1]}: n/a, floor within noise {detail}")
         results["otel_llm_vs_floor"] = ratios
         print()
         if official_status == "not-installed" and "official" in wanted:
             print(NOT_INSTALLED)
         elif official_status.startswith("subprocess") and sub is not None:
             sub_rows = {(r["variant"], r["scenario"]): r for r in sub["rows"]}
-            print(f"* official: measured in a separate venv ({official_status.split(': ', 1)[1]}); overhead is vs")
-            print("  that process's own bare row. Same-process cross-check there (overhead vs bare, median us):")
+            print(
+                f"* official: measured in a separate venv ({official_status.split(': ', 1)[1]}); overhead is vs"
+            )
+            print(
+                "  that process's own bare row. Same-process cross-check there (overhead vs bare, median us):"
+            )
             for scenario in ("openai.chat", "openai.chat.stream"):
                 parts = []
                 for name in ("floor", "otel-llm", "official"):
@@ -1119,7 +1167,9 @@ def main(argv: list[str] | None = None) -> int:
             spans_official = {k: v for k, v in sub["telemetry"]["spans_by_scope"].items()}
             print(f"  spans in the official venv by scope: {spans_official}")
             official_metrics = {
-                k: v for k, v in sub["telemetry"]["metric_measurements_by_scope"].items() if "genai" in k or "openai" in k
+                k: v
+                for k, v in sub["telemetry"]["metric_measurements_by_scope"].items()
+                if "genai" in k or "openai" in k
             }
             print(f"  official metric measurements: {official_metrics}")
             results["official"] = {
@@ -1143,21 +1193,34 @@ def main(argv: list[str] | None = None) -> int:
         print("Import time (fresh interpreter, median of 5) ...", flush=True)
         imp = measure_import_time(5)
         results["import_time"] = imp
-        print(f"  import otel_llm.auto (alone; pulls in the SDKs it patches): {imp['otel_llm_auto_alone_ms']:.0f} ms")
-        print(f"  import openai, anthropic:                                  {imp['openai_anthropic_ms']:.0f} ms")
-        print(f"  import openai, anthropic, otel_llm.auto:                   {imp['openai_anthropic_then_otel_llm_auto_ms']:.0f} ms")
+        print(
+            f"  import otel_llm.auto (alone; pulls in the SDKs it patches): {imp['otel_llm_auto_alone_ms']:.0f} ms"
+        )
+        print(
+            f"  import openai, anthropic:                                  {imp['openai_anthropic_ms']:.0f} ms"
+        )
+        print(
+            f"  import openai, anthropic, otel_llm.auto:                   {imp['openai_anthropic_then_otel_llm_auto_ms']:.0f} ms"
+        )
         print(f"  => attributable to otel_llm:                               {imp['attributable_to_otel_llm_ms']:.0f} ms "
               f"(in-process delta: {imp['otel_llm_auto_after_sdks_ms']:.0f} ms)")  # fmt: skip
-        print("  -X importtime, largest imports after openai+anthropic (cumulative ms):")
+        print("  -X importtime, largest imports after openai+anthropic (one run):")
+        print(f"    {'module':<52} {'self ms':>8} {'cumul. ms':>9}")
         for e in imp["importtime_top_cumulative"]:
-            print(f"    {'  ' * e['depth']}{e['module']:<50} {e['cumulative_ms']:8.1f}")
+            name = "  " * e["depth"] + e["module"]
+            print(f"    {name:<52} {e['self_ms']:8.1f} {e['cumulative_ms']:9.1f}")
         print()
 
     if not args.skip_memory and not worker:
-        print(f"Memory (tracemalloc, {memory_calls} calls after {warmup} warm-up; spans flushed, gc collected) ...", flush=True)
+        print(
+            f"Memory (tracemalloc, {memory_calls} calls after {warmup} warm-up; spans flushed, gc collected) ...",
+            flush=True,
+        )
         mem = measure_memory(variants, scenarios, memory_calls, warmup, pipeline)
         results["memory"] = mem
-        print(f"  {'scenario':<30} {'row':<9} {'retained KB':>12} {'B/call':>8} {'peak KB':>9} {'RSS growth KB':>14}")
+        print(
+            f"  {'scenario':<30} {'row':<9} {'retained KB':>12} {'B/call':>8} {'peak KB':>9} {'RSS growth KB':>14}"
+        )
         for m in mem:
             print(
                 f"  {SCENARIOS[m['scenario']][1]:<30} {m['variant']:<9} {m['retained_kb']:>12.1f} "
@@ -1166,8 +1229,13 @@ def main(argv: list[str] | None = None) -> int:
         print()
 
     if args.profile and not worker and "otel-llm" in variants:
-        print("Profile of the otel-llm rows (cProfile; its own overhead inflates small functions) ...", flush=True)
-        prof = profile_otel_llm(variants["otel-llm"], scenarios, max(n_plain // 2, 10), max(n_stream // 2, 10), 10)
+        print(
+            "Profile of the otel-llm rows (cProfile; its own overhead inflates small functions) ...",
+            flush=True,
+        )
+        prof = profile_otel_llm(
+            variants["otel-llm"], scenarios, max(n_plain // 2, 10), max(n_stream // 2, 10), 10
+        )
         results["profile"] = prof
         for group, data in prof.items():
             print(

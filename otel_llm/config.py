@@ -23,6 +23,9 @@ OTEL_LLM_PROVIDERS = "OTEL_LLM_PROVIDERS"
 OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED"
 """Standard OpenTelemetry switch: `true` records nothing (calls pass through untouched)."""
 
+# Top-level keys the TOML file may hold.
+FILE_KEYS = frozenset({"providers", "prices"})
+
 PRICE_FIELDS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
 
 
@@ -119,6 +122,11 @@ def load_settings(
 
     config_file = overrides.get("config_file") or env.get(OTEL_LLM_CONFIG) or None
     file_values = _read_file(config_file) if config_file else {}
+    unknown_keys = set(file_values) - FILE_KEYS
+    if unknown_keys:
+        raise ConfigError(
+            f"{config_file}: unknown key(s) {sorted(unknown_keys)}; accepted: {', '.join(sorted(FILE_KEYS))}"
+        )
 
     providers: tuple[str, ...] = PROVIDERS
     if "providers" in overrides:

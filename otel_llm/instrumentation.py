@@ -49,8 +49,8 @@ def _resolve(module: str, name: str) -> tuple[Any, str] | None:
 
 def _other_instrumentor(current: Any) -> str | None:
     """Name the foreign wrapper when another instrumentation already wrapped this method."""
-    while isinstance(current, wrapt.ObjectProxy):
-        wrapper = getattr(current, "_self_wrapper", None)
+    # Duck-typed: wrapt 2.x's FunctionWrapper is no longer an ObjectProxy subclass.
+    while (wrapper := getattr(current, "_self_wrapper", None)) is not None:
         if not getattr(wrapper, _OUR_WRAPPER, False):
             return getattr(wrapper, "__module__", None) or repr(wrapper)
         current = current.__wrapped__

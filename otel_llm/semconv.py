@@ -75,7 +75,8 @@ SELF_ERROR_STEP = "otel_llm.step"
 # Explicit bucket advice from the GenAI semantic conventions.
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
-TIME_PER_CHUNK_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
+# The spec advises the duration boundaries for time_per_output_chunk too.
+TIME_PER_CHUNK_BUCKETS = DURATION_BUCKETS
 
 
 def prometheus_name(metric: str, unit: str, kind: str) -> str:
@@ -86,7 +87,8 @@ def prometheus_name(metric: str, unit: str, kind: str) -> str:
     USD stays as `_USD`.
     """
     name = metric.replace(".", "_")
-    unit_suffix = {"s": "seconds", "{token}": "", "1": "", "USD": "USD", "By": "bytes"}.get(unit, unit)
+    # The collector drops annotation units ({token}, {call}, ...) and spells out the known ones.
+    unit_suffix = "" if "{" in unit else {"s": "seconds", "1": "", "By": "bytes"}.get(unit, unit)
     if unit_suffix and not name.endswith(unit_suffix):
         name = f"{name}_{unit_suffix}"
     if kind == "counter":

@@ -317,6 +317,8 @@ def _own_tracer_provider() -> Any:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
+    if STATE.own_tracer_provider is not None:  # instrument() again: keep exporting through the same one
+        return STATE.own_tracer_provider
     provider = TracerProvider(resource=Resource.create())
     choice = _exporter_choice("OTEL_TRACES_EXPORTER")
     if choice == "otlp":
@@ -336,6 +338,8 @@ def _own_meter_provider() -> Any:
     from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
     from opentelemetry.sdk.resources import Resource
 
+    if STATE.own_meter_provider is not None:
+        return STATE.own_meter_provider
     readers = []
     choice = _exporter_choice("OTEL_METRICS_EXPORTER")
     if choice == "otlp":

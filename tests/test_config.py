@@ -82,3 +82,21 @@ def test_instrument_raises_config_error_before_patching(monkeypatch):
     with pytest.raises(ConfigError, match="OTEL_LLM_PROVIDERS"):
         otel_llm.instrument()
     assert otel_llm.instrumented_providers() == []
+
+
+def test_unknown_file_key_is_an_error(tmp_path):
+    config = tmp_path / "typo.toml"
+    config.write_text('[price."m"]\ninput_mtok = 1\noutput_mtok = 1\n')
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['price'\]; accepted: prices, providers"):
+        load_settings(environ={"OTEL_LLM_CONFIG": str(config)})
+
+
+def test_prometheus_names_match_the_collector_translation():
+    from otel_llm.semconv import prometheus_name
+
+    assert prometheus_name("gen_ai.client.operation.duration", "s", "histogram") == (
+        "gen_ai_client_operation_duration_seconds"
+    )
+    assert prometheus_name("gen_ai.client.token.usage", "{token}", "histogram") == "gen_ai_client_token_usage"
+    assert prometheus_name("otel_llm.cost", "USD", "counter") == "otel_llm_cost_USD_total"
+    assert prometheus_name("otel_llm.cost.unpriced", "{call}", "counter") == "otel_llm_cost_unpriced_total"

@@ -492,6 +492,11 @@ def test_anthropic_tools(ant: anthropic.Anthropic) -> None:
     assert reply.stop_reason == "end_turn"
 
 
+def test_anthropic_count_tokens(ant: anthropic.Anthropic) -> None:
+    counted = ant.messages.count_tokens(model=CLAUDE, system="Be brief.", messages=MESSAGES)
+    assert counted.input_tokens == 15
+
+
 def test_anthropic_vertex(mock: MockProvider) -> None:
     client = anthropic.AnthropicVertex(
         base_url=mock.url + "/v1",
@@ -514,6 +519,7 @@ def test_anthropic_vertex(mock: MockProvider) -> None:
         final = stream.get_final_message()
     assert mock.requests[-1]["path"].endswith(":streamRawPredict")
     assert final.content[0].text == DEFAULT_TEXT and final.usage.output_tokens == 5
+    assert client.messages.count_tokens(model="claude-sonnet-5", messages=MESSAGES).input_tokens == 10
 
 
 def test_anthropic_bedrock(mock: MockProvider) -> None:
@@ -998,22 +1004,21 @@ def _free_port() -> int:
 def test_cli() -> None:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "otel_llm.testing", "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
         env=env,
-    )
-    try:
-        line = proc.stdout.readline().strip()
-        assert line == f"mock provider listening on http://127.0.0.1:{port}"
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0)
-        assert client.chat.completions.create(model="m", messages=MESSAGES).usage.total_tokens == 15
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    ) as proc:
+        try:
+            line = proc.stdout.readline().strip()
+            assert line == f"mock provider listening on http://127.0.0.1:{port}", proc.stderr.read()
+            with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0) as client:
+                assert client.chat.completions.create(model="m", messages=MESSAGES).usage.total_tokens == 15
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()

@@ -28,6 +28,7 @@ Endpoints (``POST``; unknown paths answer 404, invalid JSON 400)
   ``/v1/projects/{p}/locations/{r}/publishers/anthropic/models/{model}:rawPredict|streamRawPredict`` and
   Bedrock ``/model/{model}/invoke`` / ``invoke-with-response-stream`` (AWS event-stream framing with base64
   ``bytes`` payloads). Vertex/Bedrock requests must carry ``anthropic_version`` (the SDKs add it).
+  Token counting: ``/v1/messages/count_tokens`` and Vertex ``.../models/count-tokens:rawPredict``.
 
 Offline client construction
 ---------------------------

@@ -476,14 +476,20 @@ def _error_message(status: int, snippet: str) -> str:
 
 
 def _error_response(
-    provider: str, status: int, message: str, retry_after: str | None = None, delay: float = 0.0
+    provider: str,
+    status: int,
+    message: str,
+    retry_after: str | None = None,
+    delay: float = 0.0,
+    code: str | None = None,
 ) -> MockResponse:
     rid = _new_id()
     headers = [("content-type", _JSON_CT)]
     if provider == "openai":
-        etype, code = _OPENAI_ERROR.get(
+        etype, default_code = _OPENAI_ERROR.get(
             status, ("server_error" if status >= 500 else "invalid_request_error", None)
         )
+        code = code or default_code
         body = {"error": {"message": message, "type": etype, "param": None, "code": code}}
         headers.append(("x-request-id", f"req_{rid}"))
     elif provider == "bedrock":
@@ -520,6 +526,7 @@ _OPENAI_RE = re.compile(
     r"/(?P<op>chat/completions|completions|embeddings|responses)/?$"
 )
 _ANTHROPIC_RE = re.compile(r"^(?:/v1)?/messages/?$")
+_COUNT_TOKENS_RE = re.compile(r"^(?:/v1)?/messages/count_tokens/?$")
 _VERTEX_RE = re.compile(
     r"^(?:/v1(?:beta1)?)?/projects/[^/]+/locations/[^/]+/publishers/anthropic/models/"
     r"(?P<model>[^/]+?):(?P<op>rawPredict|streamRawPredict)$"
@@ -535,8 +542,12 @@ def _route(path: str) -> tuple[str, str, str | None, bool | None] | None:
         return "openai", m.group("op"), unquote(deployment) if deployment else None, None
     if _ANTHROPIC_RE.match(path):
         return "anthropic", "messages", None, None
+    if _COUNT_TOKENS_RE.match(path):
+        return "anthropic", "count_tokens", None, None
     m = _VERTEX_RE.match(path)
     if m:
+        if m.group("model") == "count-tokens":  # Vertex token counting keeps the model in the body
+            return "anthropic", "count_tokens", None, False
         return "anthropic", "messages", unquote(m.group("model")), m.group("op") == "streamRawPredict"
     m = _BEDROCK_RE.match(path)
     if m:
@@ -582,7 +593,7 @@ def build_response(
         except ValueError as exc:
             return _error_response(provider, 400, str(exc))
     if route is None:
-        return _error_response(provider, 404, f"Unknown request URL: {method} {raw_path}")
+        return _error_response(provider, 404, f"Unknown request URL: {method} {raw_path}", code="unknown_url")
     provider, op, path_model, path_stream = route
     if method.upper() != "POST":
         return _error_response(provider, 405, f"Method {method} not allowed for {raw_path}")
@@ -633,7 +644,7 @@ def _make_ctx(
     model = data.get("model") or path_model if provider == "openai" else path_model or data.get("model")
     if not isinstance(model, str) or not model:
         raise _BadRequest("you must provide a model parameter")
-    if op in ("chat/completions", "messages") and not isinstance(data.get("messages"), list):
+    if op in ("chat/completions", "messages", "count_tokens") and not isinstance(data.get("messages"), list):
         raise _BadRequest("messages: field required (a list)")
     if op == "messages":
         if not isinstance(data.get("max_tokens"), int):
@@ -662,7 +673,7 @@ def _make_ctx(
 
 def _snippet(ctx: _Ctx) -> str:
     b = ctx.body
-    if ctx.op in ("chat/completions", "messages"):
+    if ctx.op in ("chat/completions", "messages", "count_tokens"):
         return _last_user_text(b.get("messages"))
     if ctx.op == "responses":
         return _last_user_text(b.get("input"))
@@ -1012,6 +1023,14 @@ def _embeddings(ctx: _Ctx) -> MockResponse:
 # --------------------------------------------------------------------------------------------------------------
 
 
+_RAW_EVENT = b'event: %s\ndata: {"type":"%s",%s,"sequence_number":%d}\n\n'
+
+
+@lru_cache(maxsize=4096)
+def _json_piece(piece: str) -> bytes:
+    return _dumps(piece)
+
+
 def _responses(ctx: _Ctx) -> MockResponse:
     b = ctx.body
     inp = b.get("input", [])
@@ -1096,9 +1115,14 @@ def _responses(ctx: _Ctx) -> MockResponse:
         obj["sequence_number"] = next(seq)
         events.append(_sse_event(obj))
 
+    def emit_raw(etype: bytes, members: bytes) -> None:
+        # Pre-encoded members: the big response object is encoded once, deltas come from a template.
+        events.append(_RAW_EVENT % (etype, etype, members, next(seq)))
+
     pending = {**response, "status": "in_progress", "completed_at": None, "output": [], "usage": None}
-    emit({"type": "response.created", "response": pending})
-    emit({"type": "response.in_progress", "response": pending})
+    pending_json = b'"response":' + _dumps(pending)
+    emit_raw(b"response.created", pending_json)
+    emit_raw(b"response.in_progress", pending_json)
     idx = len(output) - 1
     if ctx.reasoning:
         emit(
@@ -1153,17 +1177,12 @@ def _responses(ctx: _Ctx) -> MockResponse:
                 "part": empty_part,
             }
         )
+        delta_members = b'"item_id":%s,"output_index":%d,"content_index":0,"logprobs":[],"delta":' % (
+            _dumps(iid),
+            idx,
+        )
         for piece in pieces:
-            emit(
-                {
-                    "type": "response.output_text.delta",
-                    "item_id": iid,
-                    "output_index": idx,
-                    "content_index": 0,
-                    "delta": piece,
-                    "logprobs": [],
-                }
-            )
+            emit_raw(b"response.output_text.delta", delta_members + _json_piece(piece))
         emit(
             {
                 "type": "response.output_text.done",
@@ -1184,7 +1203,7 @@ def _responses(ctx: _Ctx) -> MockResponse:
             }
         )
     emit({"type": "response.output_item.done", "output_index": idx, "item": item})
-    emit({"type": "response.completed", "response": response})
+    emit_raw(b"response.completed", b'"response":' + _dumps(response))
     return _stream_response("openai", events)
 
 
@@ -1199,13 +1218,22 @@ def _text_delta_event(piece: str, bedrock: bool) -> bytes:
     return _bedrock_chunk(event) if bedrock else _sse_event(event)
 
 
+def _anthropic_input_tokens(body: dict[str, Any]) -> int:
+    tokens = _message_tokens(body["messages"])
+    system = body.get("system")
+    if system:
+        tokens += count_words(_text_of(system)) + PER_MESSAGE_TOKENS
+    return tokens
+
+
+def _count_tokens(ctx: _Ctx) -> MockResponse:
+    return _json_response(ctx.provider, {"input_tokens": _anthropic_input_tokens(ctx.body)})
+
+
 def _messages(ctx: _Ctx) -> MockResponse:
     b = ctx.body
     messages = b["messages"]
-    input_tokens = _message_tokens(messages)
-    system = b.get("system")
-    if system:
-        input_tokens += count_words(_text_of(system)) + PER_MESSAGE_TOKENS
+    input_tokens = _anthropic_input_tokens(b)
     tool = _pick_tool(b.get("tools"), b.get("tool_choice"), messages, "anthropic")
     if tool is not None:
         text = _tool_arguments(tool[1])
@@ -1307,4 +1335,5 @@ _HANDLERS = {
     "embeddings": _embeddings,
     "responses": _responses,
     "messages": _messages,
+    "count_tokens": _count_tokens,
 }

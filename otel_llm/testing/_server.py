@@ -13,7 +13,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from ._core import INVALID_JSON, MockResponse, _error_response, build_response, parse_fault
+from ._core import (
+    INVALID_JSON,
+    MockResponse,
+    _error_response,
+    _provider_for_path,
+    build_response,
+    parse_fault,
+)
 
 __all__ = ["MockProvider"]
 
@@ -92,8 +99,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         try:
             body = self._read_body()
-        except (ValueError, OSError):
+        except OSError:
             self.close_connection = True
+            return
+        except ValueError:  # bad Content-Length or chunk size: answer, then drop the unreadable stream
+            self.close_connection = True
+            self._send(_error_response(_provider_for_path(self.path), 400, "Invalid request framing."))
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
         try:
