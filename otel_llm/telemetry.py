@@ -358,24 +358,29 @@ def _own_meter_provider() -> Any:
 def flush(timeout_seconds: float = 5.0) -> bool:
     """Export everything recorded so far; returns False when the deadline passed first.
 
-    Flushes our own providers, or the app's global SDK providers when it brought its own.
+    Flushes our own providers, or the app's global SDK providers when it brought its own. The
+    caller waits at most `timeout_seconds` even when an exporter keeps retrying an unreachable
+    endpoint: the flush runs in a helper thread that is left to finish in the background.
     """
-    deadline = time.monotonic() + timeout_seconds
-    ok = True
     tracer_provider = STATE.own_tracer_provider or trace.get_tracer_provider()
     meter_provider = STATE.own_meter_provider or metrics.get_meter_provider()
-    for provider in (tracer_provider, meter_provider):
-        force_flush = getattr(provider, "force_flush", None)
-        if force_flush is None:
-            continue
-        remaining_ms = max(int((deadline - time.monotonic()) * 1000), 1)
-        try:
-            result = force_flush(remaining_ms)
-        except Exception as exc:
-            report_self_error("flush", exc)
-            result = False
-        ok = ok and result is not False
-    return ok
+    results: list[bool] = []
+
+    def run() -> None:
+        for provider in (tracer_provider, meter_provider):
+            force_flush = getattr(provider, "force_flush", None)
+            if force_flush is None:
+                continue
+            try:
+                results.append(force_flush(max(int(timeout_seconds * 1000), 1)) is not False)
+            except Exception as exc:
+                report_self_error("flush", exc)
+                results.append(False)
+
+    worker = threading.Thread(target=run, name="otel-llm-flush", daemon=True)
+    worker.start()
+    worker.join(timeout_seconds)
+    return not worker.is_alive() and all(results)
 
 
 def shutdown_own_providers() -> None:

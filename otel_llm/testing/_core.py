@@ -19,7 +19,7 @@ import struct
 import time
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
@@ -340,9 +340,7 @@ class _Ctx:
     cached: int
     cache_creation: int
     reasoning: int
-    fault: FaultSpec | None
     overrides: Mapping[str, str] | None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def response_model(self) -> str:
@@ -608,7 +606,7 @@ def build_response(
     if not isinstance(data, dict):
         return _error_response(provider, 400, "The request body must be a JSON object.")
     try:
-        ctx = _make_ctx(provider, op, data, headers, path_model, path_stream, spec, model_overrides)
+        ctx = _make_ctx(provider, op, data, headers, path_model, path_stream, model_overrides)
     except _BadRequest as exc:
         return _error_response(provider, 400, str(exc))
 
@@ -637,7 +635,6 @@ def _make_ctx(
     headers: Mapping[str, str],
     path_model: str | None,
     path_stream: bool | None,
-    spec: FaultSpec | None,
     overrides: Mapping[str, str] | None,
 ) -> _Ctx:
     # Vertex/Bedrock carry the model in the path; Azure may carry only the deployment there.
@@ -666,7 +663,6 @@ def _make_ctx(
         cached=_int_header(headers, "x-mock-cached-tokens", 0),
         cache_creation=_int_header(headers, "x-mock-cache-creation-tokens", 0),
         reasoning=_int_header(headers, "x-mock-reasoning-tokens", 0),
-        fault=spec,
         overrides=overrides,
     )
 

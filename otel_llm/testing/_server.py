@@ -107,6 +107,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(_error_response(_provider_for_path(self.path), 400, "Invalid request framing."))
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
+        if "x-mock-output" in headers:  # http.client decodes headers as latin-1; clients may send UTF-8
+            try:
+                headers["x-mock-output"] = headers["x-mock-output"].encode("latin-1").decode("utf-8")
+            except UnicodeError:
+                pass
         try:
             resp = self.server.provider.handle(self.command, self.path, headers, body)
         except Exception:  # never let a bug kill the connection thread silently
