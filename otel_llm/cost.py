@@ -99,6 +99,9 @@ class PriceBook:
         self._cache: dict[tuple[str, str], Rates | None] = {}
         self._lock = threading.Lock()
 
+    def reinit_lock(self) -> None:
+        self._lock = threading.Lock()
+
     def warm_up(self) -> None:
         """Load the price snapshot in a background thread so the first call does not pay for it."""
         threading.Thread(target=self._load_snapshot, name="otel-llm-prices", daemon=True).start()

@@ -251,6 +251,16 @@ class _State:
 STATE = _State()
 
 
+def _reinit_locks_in_child() -> None:
+    # A fork while another thread held a lock would leave the child's copy locked forever.
+    STATE.lock = threading.Lock()
+    if STATE.prices is not None:
+        STATE.prices.reinit_lock()
+
+
+os.register_at_fork(after_in_child=_reinit_locks_in_child)
+
+
 def configure(settings: Settings) -> None:
     with STATE.lock:
         STATE.settings = settings
