@@ -567,6 +567,68 @@ def official_module() -> str | None:
     return None
 
 
+_MISSING = object()
+
+
+def _sdk_class_attributes() -> dict[tuple[int, str], tuple[type, str, Any]]:
+    """Every attribute of every class defined in the loaded openai/anthropic modules."""
+    out: dict[tuple[int, str], tuple[type, str, Any]] = {}
+    for name, module in list(sys.modules.items()):
+        if module is None or not name.startswith(("openai", "anthropic")):
+            continue
+        for obj in list(vars(module).values()):
+            # type(obj), not isinstance(): the SDKs keep lazy proxies in modules that import on inspection.
+            if issubclass(type(obj), type) and obj.__module__.startswith(("openai", "anthropic")):
+                for attr, value in list(vars(obj).items()):
+                    out[(id(obj), attr)] = (obj, attr, value)
+    return out
+
+
+class Patch:
+    """The class attributes an instrumentor's `instrument()` replaced, found by diffing the SDK classes before
+    and after it. Rows interleaved call by call swap these (the very wrappers `instrument()` installed) in and
+    out between calls, since re-instrumenting takes milliseconds."""
+
+    def __init__(self, instrument: Callable[[], None], uninstrument: Callable[[], None]) -> None:
+        instrument()  # a first cycle imports every module instrument() touches, so the diff sees only patches
+        uninstrument()
+        before = _sdk_class_attributes()
+        instrument()
+        after = _sdk_class_attributes()
+        # Only what an instrumentor installs: wrapt wrappers (and otel-llm's replacement property).
+        self.changes: list[tuple[type, str, Any, Any]] = []
+        for key, (owner, attr, value) in after.items():
+            old = before[key][2] if key in before else _MISSING
+            # Duck-typed: wrapt 2.x's FunctionWrapper is not a `wrapt.ObjectProxy` subclass.
+            if old is not value and (isinstance(value, property) or hasattr(value, "__wrapped__")):
+                self.changes.append((owner, attr, old, value))
+        self._uninstrument = uninstrument
+        self.off()
+
+    def _apply(self, patched: bool) -> None:
+        for owner, attr, old, new in self.changes:
+            value = new if patched else old
+            if value is _MISSING:
+                if attr in vars(owner):
+                    delattr(owner, attr)
+            else:
+                setattr(owner, attr, value)
+
+    def on(self) -> None:
+        self._apply(True)
+
+    def off(self) -> None:
+        self._apply(False)
+
+    def close(self) -> None:
+        """Back to the instrumentor's own state, then its real uninstrument()."""
+        self.on()
+        self._uninstrument()
+
+    def names(self) -> list[str]:
+        return sorted(f"{owner.__module__}.{owner.__qualname__}.{attr}" for owner, attr, _, _ in self.changes)
+
+
 class Variant:
     """A row kind: how to switch it on and off, and which call to time per scenario."""
 
@@ -577,15 +639,34 @@ class Variant:
         setup: Callable[[], None] = lambda: None,
         teardown: Callable[[], None] = lambda: None,
         scenarios: tuple[str, ...] = tuple(SCENARIOS),
+        patch: Patch | None = None,
+        close: Callable[[], None] = lambda: None,
     ) -> None:
         self.name = name
         self.calls = {s: c for s, c in calls.items() if s in scenarios}
-        self.setup = setup
-        self.teardown = teardown
+        self.patch = patch
+        self.setup = patch.on if patch is not None else setup
+        self.teardown = patch.off if patch is not None else teardown
+        self.close = patch.close if patch is not None else close
         self.calls_made = 0
 
 
-def build_variants(names: list[str], clients: Clients, pipeline: Pipeline) -> dict[str, Variant]:
+def _instrumented_variant(
+    name: str,
+    calls: dict[str, Callable[[], Any]],
+    instrument: Callable[[], None],
+    uninstrument: Callable[[], None],
+    interleave: str,
+    scenarios: tuple[str, ...] = tuple(SCENARIOS),
+) -> Variant:
+    if interleave == "call":
+        return Variant(name, calls, scenarios=scenarios, patch=Patch(instrument, uninstrument))
+    return Variant(name, calls, instrument, uninstrument, scenarios=scenarios)
+
+
+def build_variants(
+    names: list[str], clients: Clients, pipeline: Pipeline, interleave: str
+) -> dict[str, Variant]:
     out: dict[str, Variant] = {}
     bare = bare_calls(clients)
     for name in names:
@@ -594,7 +675,9 @@ def build_variants(names: list[str], clients: Clients, pipeline: Pipeline) -> di
         elif name == "floor":
             out[name] = Variant("floor", Floor(clients).calls())
         elif name == "otel-llm":
-            out[name] = Variant("otel-llm", bare, otel_llm.instrument, otel_llm.uninstrument)
+            out[name] = _instrumented_variant(
+                name, bare, otel_llm.instrument, otel_llm.uninstrument, interleave
+            )
         elif name == "sdk-native":
             out[name] = Variant(
                 "sdk-native",
@@ -607,16 +690,17 @@ def build_variants(names: list[str], clients: Clients, pipeline: Pipeline) -> di
                 continue
             instrumentor = importlib.import_module(module).OpenAIInstrumentor()
 
-            def setup(inst: Any = instrumentor) -> None:
+            def instrument(inst: Any = instrumentor) -> None:
                 inst.instrument(
                     tracer_provider=pipeline.tracer_provider, meter_provider=pipeline.meter_provider
                 )
 
-            out[name] = Variant(
-                "official",
+            out[name] = _instrumented_variant(
+                name,
                 bare,
-                setup,
+                instrument,
                 instrumentor.uninstrument,
+                interleave,
                 scenarios=("openai.chat", "openai.chat.stream"),
             )
     return out
@@ -632,6 +716,55 @@ def time_calls(fn: Callable[[], Any], n: int, out: list[int]) -> None:
         t0 = pc()
         fn()
         append(pc() - t0)
+
+
+def measure_per_call(
+    variants: dict[str, Variant], scenarios: list[str], n_plain: int, n_stream: int, warmup: int, blocks: int
+) -> dict[tuple[str, str], list[list[int]]]:
+    """Rows interleaved call by call (rotating order), so slow phases of the machine hit every row alike.
+    Before every call, every instrumentor's patches are re-applied (on for the row's own, off for the rest),
+    so each row pays the same attribute-cache invalidation. Samples are split into `blocks` blocks."""
+    order = list(variants.values())
+    patches = [v.patch for v in order if v.patch is not None]
+
+    def enter(variant: Variant) -> None:
+        for patch in patches:
+            if patch is not variant.patch:
+                patch.off()
+        if variant.patch is not None:
+            variant.patch.on()
+
+    samples: dict[tuple[str, str], list[list[int]]] = {}
+    pc = time.perf_counter_ns
+    for scenario in scenarios:
+        stream = SCENARIOS[scenario][2]
+        members = [v for v in order if scenario in v.calls]
+        n_warm = max(warmup // 4, 5) if stream else warmup
+        for variant in members:
+            enter(variant)
+            fn = variant.calls[scenario]
+            for _ in range(n_warm):
+                fn()
+            variant.calls_made += n_warm
+        total = n_stream if stream else n_plain
+        collected: dict[str, list[int]] = {v.name: [] for v in members}
+        gc.collect()
+        for i in range(total):
+            shift = i % len(members)
+            for variant in members[shift:] + members[:shift]:
+                enter(variant)
+                fn = variant.calls[scenario]
+                t0 = pc()
+                fn()
+                collected[variant.name].append(pc() - t0)
+        size = max(-(-total // blocks), 1)
+        for variant in members:
+            variant.calls_made += total
+            values = collected[variant.name]
+            samples[(variant.name, scenario)] = [values[k : k + size] for k in range(0, total, size)]
+    for patch in patches:
+        patch.off()
+    return samples
 
 
 def percentile(sorted_values: list[int], q: float) -> float:
@@ -748,6 +881,16 @@ def run_official_subprocess(python: str, args: argparse.Namespace) -> dict[str, 
         "openai.chat,openai.chat.stream",
         "--json",
         out_path,
+        "--interleave",
+        args.interleave,
+        "--rounds",
+        str(args.rounds),
+        "--calls",
+        str(args.calls),
+        "--stream-calls",
+        str(args.stream_calls),
+        "--warmup",
+        str(args.warmup),
     ]
     if args.quick:
         cmd.append("--quick")
@@ -765,21 +908,26 @@ def run_official_subprocess(python: str, args: argparse.Namespace) -> dict[str, 
 # -- import time -------------------------------------------------------------------------------------
 
 _IMPORT_SNIPPET = """
-import json, sys, time
-t0 = time.perf_counter()
+import json, sys, threading, time
+t0, c0 = time.perf_counter(), time.process_time()
 if {pre}:
     import openai, anthropic
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 sys.stderr.write("@@MARK@@\\n"); sys.stderr.flush()
 if {otel}:
     import otel_llm.auto
-t2 = time.perf_counter()
-print(json.dumps([t1 - t0, t2 - t1]))
+t2, c2 = time.perf_counter(), time.process_time()
+# instrument() may finish loading in background threads (the price snapshot): wait for them.
+for thread in threading.enumerate():
+    if thread is not threading.current_thread() and thread.name.startswith("otel-llm"):
+        thread.join(30)
+t3, c3 = time.perf_counter(), time.process_time()
+print(json.dumps([t1 - t0, t2 - t1, t3 - t2, c1 - c0, c2 - c1, c3 - c2]))
 """
 
 
 def _import_run(pre: bool, otel: bool, importtime: bool = False) -> tuple[list[float], str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OTEL_LLM_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     cmd = [sys.executable]
     if importtime:
         cmd += ["-X", "importtime"]
@@ -789,16 +937,20 @@ def _import_run(pre: bool, otel: bool, importtime: bool = False) -> tuple[list[f
 
 
 def measure_import_time(runs: int) -> dict[str, Any]:
+    """Wall and CPU time of the imports in fresh interpreters, median of `runs`, the three kinds interleaved."""
     _import_run(True, True)  # compile .pyc files once, untimed
-    alone, sdks, both_total, both_incr = [], [], [], []
-    for _ in range(runs):  # interleaved, like the call rows
-        a, _ = _import_run(False, True)
-        alone.append(a[1])
-        b, _ = _import_run(True, False)
-        sdks.append(b[0])
-        c, _ = _import_run(True, True)
-        both_total.append(c[0] + c[1])
-        both_incr.append(c[1])
+    alone, sdks, both = [], [], []
+    for _ in range(runs):
+        alone.append(_import_run(False, True)[0])
+        sdks.append(_import_run(True, False)[0])
+        both.append(_import_run(True, True)[0])
+
+    def med(values: list[list[float]], *idx: int) -> float:
+        return statistics.median(sum(v[i] for i in idx) for v in values) * 1000.0
+
+    def low(values: list[list[float]], *idx: int) -> float:
+        return min(sum(v[i] for i in idx) for v in values) * 1000.0
+
     _, stderr = _import_run(True, True, importtime=True)
     after = stderr.split("@@MARK@@", 1)[-1]
     entries = []
@@ -809,20 +961,21 @@ def measure_import_time(runs: int) -> dict[str, Any]:
         depth = (len(name) - len(name.lstrip())) // 2
         entries.append((name.strip(), int(self_us), int(cum_us), depth))
     top_level = sorted((e for e in entries if e[3] <= 1), key=lambda e: -e[2])[:8]
-    top_self = sorted(entries, key=lambda e: -e[1])[:8]
-    ms = 1000.0
     return {
         "runs": runs,
-        "otel_llm_auto_alone_ms": statistics.median(alone) * ms,
-        "openai_anthropic_ms": statistics.median(sdks) * ms,
-        "openai_anthropic_then_otel_llm_auto_ms": statistics.median(both_total) * ms,
-        "attributable_to_otel_llm_ms": (statistics.median(both_total) - statistics.median(sdks)) * ms,
-        "otel_llm_auto_after_sdks_ms": statistics.median(both_incr) * ms,
+        "otel_llm_auto_alone_ms": med(alone, 1),
+        "openai_anthropic_ms": med(sdks, 0),
+        "openai_anthropic_then_otel_llm_auto_ms": med(both, 0, 1),
+        "attributable_to_otel_llm_ms": med(both, 0, 1) - med(sdks, 0),
+        "attributable_to_otel_llm_min_ms": low(both, 0, 1) - low(sdks, 0),
+        "otel_llm_auto_after_sdks_ms": med(both, 1),
+        "otel_llm_auto_after_sdks_cpu_ms": med(both, 4),
+        "background_after_import_ms": med(both, 2),
+        "background_after_import_cpu_ms": med(both, 5),
         "importtime_top_cumulative": [
             {"module": m, "self_ms": s / 1000, "cumulative_ms": c / 1000, "depth": d}
             for m, s, c, d in top_level
         ],
-        "importtime_top_self": [{"module": m, "self_ms": s / 1000} for m, s, _, _ in top_self],
     }
 
 
@@ -949,6 +1102,7 @@ def profile_otel_llm(
             "profiled_us_per_call": all_tt / total_calls * 1e6,
             "otel_llm_and_opentelemetry_self_us_per_call": ours_tt / total_calls * 1e6,
             "top": entries[:top],
+            "top_otel_llm": [e for e in entries if e["function"].startswith("otel_llm/")][:top],
         }
     return out
 
@@ -1014,6 +1168,25 @@ def versions() -> dict[str, str]:
     return out
 
 
+SCOPES = {
+    "floor": "bench.floor",
+    "otel-llm": "otel_llm",
+    "official": "opentelemetry.instrumentation.genai.openai",
+    "sdk-native": "com.anthropic.sdk.python",
+}
+
+
+def check_span_counts(variants: dict[str, Variant], spans: dict[str, int]) -> list[str]:
+    """Each instrumented row produced exactly one span per call, and no other row produced any."""
+    problems = []
+    for name, scope in SCOPES.items():
+        expected = variants[name].calls_made if name in variants else 0
+        got = spans.get(scope, 0)
+        if got != expected:
+            problems.append(f"{name}: {got} spans in scope {scope!r} for {expected} calls")
+    return problems
+
+
 # -- main --------------------------------------------------------------------------------------------
 
 
@@ -1030,12 +1203,22 @@ def main(argv: list[str] | None = None) -> int:
         "--stream-calls", type=int, default=1000, help="timed calls per stream row (default 1000)"
     )
     parser.add_argument("--warmup", type=int, default=200, help="untimed calls per row first (default 200)")
-    parser.add_argument("--rounds", type=int, default=20, help="interleaving rounds (default 20)")
+    parser.add_argument(
+        "--interleave",
+        choices=("call", "batch"),
+        default="call",
+        help="call: rows alternate call by call, instrumentors' patches swapped in and out between calls "
+        "(default); batch: rows alternate in rounds of batches, with real instrument()/uninstrument() per batch",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=20, help="rounds (batch) or blocks for the paired stat (call)"
+    )
     parser.add_argument("--variants", default=",".join(VARIANTS), help="rows to run (comma-separated)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="scenarios to run (comma-separated)")
     parser.add_argument(
         "--official-python", help=f"interpreter with the official package (default {DEFAULT_OFFICIAL_PYTHON})"
     )
+    parser.add_argument("--skip-calls", action="store_true", help="skip the per-call latency table")
     parser.add_argument("--skip-import", action="store_true", help="skip the import-time measurement")
     parser.add_argument("--skip-memory", action="store_true", help="skip the memory measurement")
     parser.add_argument(
@@ -1059,7 +1242,7 @@ def main(argv: list[str] | None = None) -> int:
 
     pipeline = Pipeline()  # global providers first, so every instrumentation uses them
     clients = Clients()
-    variants = build_variants(wanted, clients, pipeline)
+    variants = build_variants(wanted, clients, pipeline, args.interleave)
     results: dict[str, Any] = {
         "meta": {
             "python": sys.version.split()[0],
@@ -1068,6 +1251,8 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "versions": versions(),
             "calls": {"non_stream": n_plain, "stream": n_stream, "warmup": warmup, "rounds": rounds},
+            "interleave": args.interleave,
+            "patched_attributes": {v.name: v.patch.names() for v in variants.values() if v.patch is not None},
             "chunks": CHUNKS,
             "span_processor": "BatchSpanProcessor -> null exporter",
             "metric_reader": "InMemoryMetricReader (collected once, at the end)",
@@ -1077,134 +1262,179 @@ def main(argv: list[str] | None = None) -> int:
     say(f"otel-llm overhead benchmark — Python {results['meta']['python']}, {os.cpu_count()} CPUs")
     say("  " + ", ".join(f"{k} {v}" for k, v in results["meta"]["versions"].items()))
     say(
-        f"  {n_plain} non-stream / {n_stream} stream calls per row, {warmup} warm-up, {rounds} interleaved rounds, "
-        f"{CHUNKS} chunks per stream"
+        f"  {n_plain} non-stream / {n_stream} stream calls per row after {warmup} warm-up, {CHUNKS} chunks per stream; "
+        + (
+            f"rows interleaved call by call ({rounds} blocks for the paired column)"
+            if args.interleave == "call"
+            else f"rows interleaved in {rounds} rounds of batches"
+        )
     )
+    for v in variants.values():
+        if v.patch is not None:
+            say(
+                f"  {v.name}: instrument() patched {len(v.patch.changes)} SDK class attributes (swapped per call)"
+            )
     official_status = "in-process"
     if "official" in wanted and "official" not in variants:
         official_status = "not-installed"
     say(
         "  rows: "
         + ", ".join(variants)
-        + ("" if official_status == "in-process" else " (official: separate venv)")
+        + (
+            ""
+            if official_status == "in-process" or "official" not in wanted
+            else " (official: separate venv)"
+            if official_python(args.official_python)
+            else " (official: not installed)"
+        )
     )
     say(flush=True)
 
-    samples = measure(variants, scenarios, n_plain, n_stream, warmup, rounds)
-    rows = summarize(samples, "in-process")
-
-    sub = None
-    if (
-        official_status == "not-installed"
-        and not worker
-        and any(SCENARIOS[s][0] == "openai" for s in scenarios)
-    ):
-        python = official_python(args.official_python)
-        if python is not None:
-            pipeline.flush()
-            sub = run_official_subprocess(python, args)
-            if sub is not None and sub.get("official_status") == "in-process":
-                official_status = f"subprocess: {python}"
-                for row in sub["rows"]:
-                    if row["variant"] in ("bare", "official"):
-                        rows.append({**row, "source": "official-venv"})
-            elif sub is not None:
-                official_status = "not-installed"
-    add_overheads(rows)
-    results["rows"] = rows
-
-    # Telemetry check: every row really produced its spans and metrics.
-    pipeline.flush()
-    spans = dict(pipeline.exporter.counts)
-    points = pipeline.metric_points()
-    results["telemetry"] = {
-        "calls_made": {v.name: v.calls_made for v in variants.values()},
-        "spans_by_scope": spans,
-        "metric_measurements_by_scope": points,
-    }
-
-    if not worker:
-        print("Per-call latency (in-process mock transport; lower is better)\n")
-        print_table(rows, scenarios)
-        ratios = {}
-        for scenario in scenarios:
-            got = {r["variant"]: r for r in rows if r["scenario"] == scenario and r["source"] == "in-process"}
-            if "otel-llm" not in got or "floor" not in got:
-                continue
-            ours, floor = got["otel-llm"].get("overhead_us"), got["floor"].get("overhead_us")
-            if ours is None or floor is None:
-                continue
-            detail = f"({ours:+.1f} us vs {floor:+.1f} us)"
-            if floor > 0:
-                ratios[scenario] = ours / floor
-                print(f"otel-llm/floor overhead, {SCENARIOS[scenario][1]}: {ours / floor:.2f}x {detail}")
-            else:
-                ratios[scenario] = None
-                print(f"otel-llm/floor overhead, {SCENARIOS[scenario][1]}: n/a, floor within noise {detail}")
-        results["otel_llm_vs_floor"] = ratios
-        print()
-        if official_status == "not-installed" and "official" in wanted:
-            print(NOT_INSTALLED)
-        elif official_status.startswith("subprocess") and sub is not None:
-            sub_rows = {(r["variant"], r["scenario"]): r for r in sub["rows"]}
-            print(
-                f"* official: measured in a separate venv ({official_status.split(': ', 1)[1]}); overhead is vs"
-            )
-            print(
-                "  that process's own bare row. Same-process cross-check there (overhead vs bare, median us):"
-            )
-            for scenario in ("openai.chat", "openai.chat.stream"):
-                parts = []
-                for name in ("floor", "otel-llm", "official"):
-                    row = sub_rows.get((name, scenario))
-                    if row and "overhead_us" in row:
-                        parts.append(f"{name} {row['overhead_us']:+.1f}")
-                if parts:
-                    print(f"    {SCENARIOS[scenario][1]}: " + ", ".join(parts))
-        if sub is not None:
-            off_versions = {k: v for k, v in sub["meta"]["versions"].items() if k in OFFICIAL_DISTS}
-            print("  official packages: " + ", ".join(f"{k} {v}" for k, v in off_versions.items()))
-            spans_official = {k: v for k, v in sub["telemetry"]["spans_by_scope"].items()}
-            print(f"  spans in the official venv by scope: {spans_official}")
-            official_metrics = {
-                k: v
-                for k, v in sub["telemetry"]["metric_measurements_by_scope"].items()
-                if "genai" in k or "openai" in k
-            }
-            print(f"  official metric measurements: {official_metrics}")
-            results["official"] = {
-                "status": official_status,
-                "versions": off_versions,
-                "rows": sub["rows"],
-                "telemetry": sub["telemetry"],
-            }
+    if not args.skip_calls:
+        if args.interleave == "call":
+            samples = measure_per_call(variants, scenarios, n_plain, n_stream, warmup, rounds)
         else:
-            results["official"] = {"status": official_status}
-        print(f"spans exported by scope: {spans}")
-        print(f"calls made per row (incl. warm-up): {results['telemetry']['calls_made']}")
-        for scope, by_metric in points.items():
-            print(f"  metrics [{scope}]: " + ", ".join(f"{k}={v}" for k, v in sorted(by_metric.items())))
-        print()
+            samples = measure(variants, scenarios, n_plain, n_stream, warmup, rounds)
+        rows = summarize(samples, "in-process")
 
-    else:
-        results["official_status"] = official_status if "official" in variants else "not-installed"
+        sub = None
+        if (
+            official_status == "not-installed"
+            and not worker
+            and any(SCENARIOS[s][0] == "openai" for s in scenarios)
+        ):
+            python = official_python(args.official_python)
+            if python is not None:
+                pipeline.flush()
+                sub = run_official_subprocess(python, args)
+                if sub is not None and sub.get("official_status") == "in-process":
+                    official_status = f"subprocess: {python}"
+                    for row in sub["rows"]:
+                        if row["variant"] in ("bare", "official"):
+                            rows.append({**row, "source": "official-venv"})
+                elif sub is not None:
+                    official_status = "not-installed"
+        add_overheads(rows)
+        results["rows"] = rows
+
+        # Telemetry check: every row really produced its spans and metrics.
+        pipeline.flush()
+        spans = dict(pipeline.exporter.counts)
+        points = pipeline.metric_points()
+        results["telemetry"] = {
+            "calls_made": {v.name: v.calls_made for v in variants.values()},
+            "spans_by_scope": spans,
+            "metric_measurements_by_scope": points,
+            "problems": check_span_counts(variants, spans),
+        }
+
+        if not worker:
+            print("Per-call latency (in-process mock transport; lower is better)\n")
+            print_table(rows, scenarios)
+            ratios = {}
+            for scenario in scenarios:
+                got = {
+                    r["variant"]: r for r in rows if r["scenario"] == scenario and r["source"] == "in-process"
+                }
+                if "otel-llm" not in got or "floor" not in got:
+                    continue
+                ours, floor = got["otel-llm"].get("overhead_us"), got["floor"].get("overhead_us")
+                if ours is None or floor is None:
+                    continue
+                detail = f"({ours:+.1f} us vs {floor:+.1f} us)"
+                if floor > 0:
+                    ratios[scenario] = ours / floor
+                    print(f"otel-llm/floor overhead, {SCENARIOS[scenario][1]}: {ours / floor:.2f}x {detail}")
+                else:
+                    ratios[scenario] = None
+                    print(
+                        f"otel-llm/floor overhead, {SCENARIOS[scenario][1]}: n/a, floor within noise {detail}"
+                    )
+            results["otel_llm_vs_floor"] = ratios
+            print()
+            if official_status == "not-installed" and "official" in wanted:
+                print(NOT_INSTALLED)
+            elif official_status.startswith("subprocess") and sub is not None:
+                sub_rows = {(r["variant"], r["scenario"]): r for r in sub["rows"]}
+                print(
+                    f"* official: measured in a separate venv ({official_status.split(': ', 1)[1]}); overhead is vs"
+                )
+                print(
+                    "  that process's own bare row. Same-process cross-check there (overhead vs bare, median us):"
+                )
+                for scenario in ("openai.chat", "openai.chat.stream"):
+                    parts = []
+                    for name in ("floor", "otel-llm", "official"):
+                        row = sub_rows.get((name, scenario))
+                        if row and "overhead_us" in row:
+                            parts.append(f"{name} {row['overhead_us']:+.1f}")
+                    if parts:
+                        print(f"    {SCENARIOS[scenario][1]}: " + ", ".join(parts))
+            if sub is not None:
+                off_versions = {k: v for k, v in sub["meta"]["versions"].items() if k in OFFICIAL_DISTS}
+                print("  official packages: " + ", ".join(f"{k} {v}" for k, v in off_versions.items()))
+                spans_official = {k: v for k, v in sub["telemetry"]["spans_by_scope"].items()}
+                print(f"  spans in the official venv by scope: {spans_official}")
+                sub_problems = sub["telemetry"].get("problems") or []
+                print(
+                    "  span counts match calls there: "
+                    + ("yes" if not sub_problems else "NO: " + "; ".join(sub_problems))
+                )
+                official_metrics = {
+                    k: v
+                    for k, v in sub["telemetry"]["metric_measurements_by_scope"].items()
+                    if "genai" in k or "openai" in k
+                }
+                print(f"  official metric measurements: {official_metrics}")
+                results["official"] = {
+                    "status": official_status,
+                    "versions": off_versions,
+                    "rows": sub["rows"],
+                    "telemetry": sub["telemetry"],
+                }
+            else:
+                results["official"] = {"status": official_status}
+            print(f"spans exported by scope: {spans}")
+            print(f"calls made per row (incl. warm-up): {results['telemetry']['calls_made']}")
+            problems = results["telemetry"]["problems"]
+            print("  span counts match calls: " + ("yes" if not problems else "NO: " + "; ".join(problems)))
+            for scope, by_metric in points.items():
+                print(f"  metrics [{scope}]: " + ", ".join(f"{k}={v}" for k, v in sorted(by_metric.items())))
+            print()
+
+        else:
+            results["official_status"] = official_status if "official" in variants else "not-installed"
 
     if not args.skip_import and not worker:
         print("Import time (fresh interpreter, median of 5) ...", flush=True)
         imp = measure_import_time(5)
         results["import_time"] = imp
         print(
-            f"  import otel_llm.auto (alone; pulls in the SDKs it patches): {imp['otel_llm_auto_alone_ms']:.0f} ms"
+            f"  import otel_llm.auto alone (imports the SDKs it patches): {imp['otel_llm_auto_alone_ms']:7.0f} ms"
         )
         print(
-            f"  import openai, anthropic:                                  {imp['openai_anthropic_ms']:.0f} ms"
+            f"  import openai, anthropic:                                {imp['openai_anthropic_ms']:7.0f} ms"
         )
         print(
-            f"  import openai, anthropic, otel_llm.auto:                   {imp['openai_anthropic_then_otel_llm_auto_ms']:.0f} ms"
+            f"  import openai, anthropic, otel_llm.auto:                 "
+            f"{imp['openai_anthropic_then_otel_llm_auto_ms']:7.0f} ms"
         )
-        print(f"  => attributable to otel_llm:                               {imp['attributable_to_otel_llm_ms']:.0f} ms "
-              f"(in-process delta: {imp['otel_llm_auto_after_sdks_ms']:.0f} ms)")  # fmt: skip
-        print("  -X importtime, largest imports after openai+anthropic (one run):")
+        print(
+            f"  => attributable to otel_llm (difference of medians):     {imp['attributable_to_otel_llm_ms']:7.0f} ms"
+            f"  (of minimums: {imp['attributable_to_otel_llm_min_ms']:.0f} ms; noisy: two multi-second numbers)"
+        )
+        print(
+            f"     measured in process (otel_llm.auto after the SDKs):   {imp['otel_llm_auto_after_sdks_ms']:7.0f} ms"
+            f"  ({imp['otel_llm_auto_after_sdks_cpu_ms']:.0f} ms CPU)"
+        )
+        print(
+            f"     + background work still running after the import:    {imp['background_after_import_ms']:7.0f} ms"
+            f"  ({imp['background_after_import_cpu_ms']:.0f} ms CPU; otel-llm threads, e.g. the price snapshot)"
+        )
+        print(
+            "  -X importtime, largest imports after openai+anthropic (one run; a background thread's imports"
+        )
+        print("  interleave with these, so a self time can be off or negative):")
         print(f"    {'module':<52} {'self ms':>8} {'cumul. ms':>9}")
         for e in imp["importtime_top_cumulative"]:
             name = "  " * e["depth"] + e["module"]
@@ -1247,6 +1477,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"    {e['self_us_per_call']:>12.2f} {e['cum_us_per_call']:>11.2f} {e['ncalls_per_call']:>10.1f}  {e['function']}"
                 )
+            print("    otel_llm's own functions only:")
+            for e in data["top_otel_llm"]:
+                print(
+                    f"    {e['self_us_per_call']:>12.2f} {e['cum_us_per_call']:>11.2f} {e['ncalls_per_call']:>10.1f}  {e['function']}"
+                )
         print()
 
     if args.json:
@@ -1257,6 +1492,8 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.json).write_text(text)
             if not worker:
                 print(f"results written to {args.json}")
+    for variant in variants.values():
+        variant.close()
     pipeline.tracer_provider.shutdown()
     pipeline.meter_provider.shutdown()
     return 0
