@@ -22,33 +22,28 @@ def instrument(**overrides: Any) -> None:
 
     Keyword arguments win over `OTEL_LLM_*` variables, which win over the `OTEL_LLM_CONFIG` file.
     """
-    from .instrumentation import INSTRUMENTORS
+    from .patching import PATCHERS
 
     settings = load_settings(overrides)
     telemetry.configure(settings)
     for name in settings.providers:
-        if importlib.util.find_spec(name) is None:
-            continue
-        instrumentor = INSTRUMENTORS[name]()
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument()
+        if importlib.util.find_spec(name) is not None:
+            PATCHERS[name].instrument()
 
 
 def uninstrument() -> None:
     """Restore every patched SDK method. Telemetry already recorded is still exported."""
-    from .instrumentation import INSTRUMENTORS
+    from .patching import PATCHERS
 
-    for cls in INSTRUMENTORS.values():
-        instrumentor = cls()
-        if instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.uninstrument()
+    for patcher in PATCHERS.values():
+        patcher.uninstrument()
 
 
 def instrumented_providers() -> list[str]:
     """Names of the provider SDKs currently instrumented."""
-    from .instrumentation import INSTRUMENTORS
+    from .patching import PATCHERS
 
-    return [name for name, cls in INSTRUMENTORS.items() if cls().is_instrumented_by_opentelemetry]
+    return [name for name, patcher in PATCHERS.items() if patcher.active]
 
 
 def flush(timeout_seconds: float = 5.0) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import context as otel_context
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 
 from . import semconv as sc
 from .invocation import Invocation
@@ -65,7 +65,8 @@ def _begin(
     surface: Surface, instance: Any, kwargs: dict[str, Any], stream: bool
 ) -> tuple[Telemetry, Invocation] | None:
     core = get_core()
-    if core is None or not is_instrumentation_enabled():
+    # The standard suppress key (opentelemetry-instrumentation's is_instrumentation_enabled reads the same).
+    if core is None or otel_context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
         return None
     try:
         inv = surface.adapter.request(instance, kwargs, stream)

@@ -15,7 +15,7 @@ from opentelemetry import context, trace
 from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY
 
 import otel_llm
-from otel_llm.instrumentation import OpenAIInstrumentor
+from otel_llm.patching import PATCHERS
 
 tracer = trace.get_tracer("app")
 
@@ -131,7 +131,7 @@ def test_another_instrumentor_is_detected_and_reported(telemetry, openai_client,
         caplog.set_level(logging.WARNING, logger="otel_llm")
         otel_llm.instrument()
         try:
-            assert any("Completions.create" in c for c in OpenAIInstrumentor().conflicts)
+            assert any("Completions.create" in c for c in PATCHERS["openai"].conflicts)
             assert "also instrumented by" in caplog.text
             _ask(openai_client, 2)
         finally:
