@@ -202,13 +202,6 @@ class _StreamWatch:
         self.adapter = adapter
         self.inv = inv
 
-    def chunk(self, item: Any) -> None:
-        self.inv.chunk_times.append(time.perf_counter())
-        try:
-            self.adapter.chunk(self.inv, item)
-        except Exception as exc:
-            self.core.self_error("chunk", exc)
-
     def end(self, how: str, error: BaseException | None = None) -> None:
         inv = self.inv
         if inv.finished:
@@ -225,9 +218,16 @@ class _StreamWatch:
 
 
 def _watch_sync(inner: Iterator[Any], watch: _StreamWatch) -> Iterator[Any]:
+    # The per-chunk hot path: one timestamp append and one adapter call, nothing else.
+    stamp = watch.inv.chunk_times.append
+    on_chunk, inv = watch.adapter.chunk, watch.inv
     try:
         for item in inner:
-            watch.chunk(item)
+            stamp(time.perf_counter())
+            try:
+                on_chunk(inv, item)
+            except Exception as exc:
+                watch.core.self_error("chunk", exc)
             yield item
     except GeneratorExit:
         watch.end("closed")
@@ -239,9 +239,15 @@ def _watch_sync(inner: Iterator[Any], watch: _StreamWatch) -> Iterator[Any]:
 
 
 async def _watch_async(inner: AsyncIterator[Any], watch: _StreamWatch) -> AsyncIterator[Any]:
+    stamp = watch.inv.chunk_times.append
+    on_chunk, inv = watch.adapter.chunk, watch.inv
     try:
         async for item in inner:
-            watch.chunk(item)
+            stamp(time.perf_counter())
+            try:
+                on_chunk(inv, item)
+            except Exception as exc:
+                watch.core.self_error("chunk", exc)
             yield item
     except GeneratorExit:
         watch.end("closed")
