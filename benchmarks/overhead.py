@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import importlib
 import importlib.metadata
 import importlib.util
 import json
@@ -584,12 +585,25 @@ def _sdk_class_attributes() -> dict[tuple[int, str], tuple[type, str, Any]]:
     return out
 
 
+SDK_MODULES_PATCHED = (
+    "openai.resources.chat.completions.completions",
+    "openai.resources.completions",
+    "openai.resources.responses.responses",
+    "openai.resources.embeddings",
+    "anthropic.resources.messages.messages",
+)
+
+
 class Patch:
     """The class attributes an instrumentor's `instrument()` replaced, found by diffing the SDK classes before
     and after it. Rows interleaved call by call swap these (the very wrappers `instrument()` installed) in and
     out between calls, since re-instrumenting takes milliseconds."""
 
     def __init__(self, instrument: Callable[[], None], uninstrument: Callable[[], None]) -> None:
+        # otel-llm patches SDK modules when the app first imports them: load them all up front so that
+        # instrument() patches everything at once and the diff below sees every patch.
+        for module in SDK_MODULES_PATCHED:
+            importlib.import_module(module)
         instrument()  # a first cycle imports every module instrument() touches, so the diff sees only patches
         uninstrument()
         before = _sdk_class_attributes()
