@@ -1424,7 +1424,7 @@ def main(argv: list[str] | None = None) -> int:
         imp = measure_import_time(5)
         results["import_time"] = imp
         print(
-            f"  import otel_llm.auto alone (imports the SDKs it patches): {imp['otel_llm_auto_alone_ms']:7.0f} ms"
+            f"  import otel_llm.auto alone (no SDK imported yet):       {imp['otel_llm_auto_alone_ms']:7.0f} ms"
         )
         print(
             f"  import openai, anthropic:                                {imp['openai_anthropic_ms']:7.0f} ms"
