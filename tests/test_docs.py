@@ -1,0 +1,50 @@
+"""The telemetry reference names every attribute and metric we emit, with its Prometheus name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from otel_llm import semconv
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+METRICS = {
+    semconv.METRIC_TOKEN_USAGE: ("{token}", "histogram"),
+    semconv.METRIC_OPERATION_DURATION: ("s", "histogram"),
+    semconv.METRIC_TIME_TO_FIRST_CHUNK: ("s", "histogram"),
+    semconv.METRIC_TIME_PER_OUTPUT_CHUNK: ("s", "histogram"),
+    semconv.METRIC_COST: ("USD", "counter"),
+    semconv.METRIC_COST_SAVED: ("USD", "counter"),
+    semconv.METRIC_UNPRICED_CALLS: ("{call}", "counter"),
+    semconv.METRIC_RETRY_ATTEMPTS: ("{attempt}", "counter"),
+    semconv.METRIC_SELF_ERRORS: ("{error}", "counter"),
+}
+
+
+def test_every_name_in_semconv_is_documented():
+    text = (DOCS / "telemetry.md").read_text()
+    names = [
+        value
+        for key, value in vars(semconv).items()
+        if key.isupper() and isinstance(value, str) and "." in value and not key.startswith("OPERATION_")
+    ]
+    missing = [name for name in names if f"`{name}`" not in text]
+    assert not missing, f"docs/telemetry.md lacks {missing}"
+
+
+def test_every_metric_has_its_prometheus_name_documented():
+    text = (DOCS / "telemetry.md").read_text()
+    assert set(METRICS) == {v for k, v in vars(semconv).items() if k.startswith("METRIC_")}
+    for metric, (unit, kind) in METRICS.items():
+        series = semconv.prometheus_name(metric, unit, kind)
+        assert series in text, f"{metric}: {series} missing from docs/telemetry.md"
+
+
+def test_every_setting_is_documented():
+    from otel_llm import config
+
+    text = (DOCS / "configuration.md").read_text()
+    for variable in (config.OTEL_LLM_CONFIG, config.OTEL_LLM_PROVIDERS, config.OTEL_SDK_DISABLED):
+        assert variable in text
+    for key in (*config.FILE_KEYS, *config.PRICE_FIELDS):
+        assert key in text
