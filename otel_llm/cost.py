@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from .config import ModelRates
 
@@ -74,8 +74,9 @@ class Rates:
     source: str
 
 
-@dataclass(frozen=True)
-class Cost:
+class Cost(NamedTuple):
+    """One call's price; a NamedTuple because it is built on every priced call (cheap to create)."""
+
     usd: float
     saved_usd: float
     source: str
