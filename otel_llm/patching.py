@@ -107,11 +107,11 @@ class ProviderPatcher:
         self._patched.append((owner, attribute, original))
 
     def instrument(self) -> None:
-        """Idempotent. Nothing of the SDK is imported here: patching waits for the app's import."""
+        """Idempotent. Nothing of the SDK is imported here: patching waits for the app's import,
+        so an app that never imports an installed SDK pays nothing for it."""
         if self.active:
             return
         self.active = True
-        # Nothing of the SDK is imported here: an app that never imports it pays nothing for it.
         self._when_imported(self.provider_module, self._patch_sdk)
 
     def _patch_sdk(self) -> None:

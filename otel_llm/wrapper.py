@@ -291,9 +291,9 @@ def _defer_to_parse(core: Telemetry, surface: Surface, inv: Invocation, raw: Any
 
 def _raw_dropped(core: Telemetry, inv: Invocation) -> None:
     if not inv.finished:
-        inv.response_attributes[sc.STREAM_END if inv.stream else sc.USAGE_MISSING] = (
-            "dropped" if inv.stream else True
-        )
+        # Never parsed: nothing of the response is known (finish() marks the usage missing).
+        if inv.stream:
+            inv.response_attributes[sc.STREAM_END] = "dropped"
         try:
             core.finish(inv)
         except Exception as exc:
