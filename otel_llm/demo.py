@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from . import flush
 from .testing import MockProvider
 
 SAMPLE_APP = Path(__file__).resolve().parent.parent / "examples" / "sample_app.py"
@@ -38,6 +39,7 @@ def main() -> int:
         mock.fail_next("429", 1)
         app = runpy.run_path(str(SAMPLE_APP))
         app["run"](mock.openai_base_url, mock.anthropic_base_url)
+    flush()
 
     print(f"\n{'span':<36} {'status':<8} {'in':>5} {'out':>5} {'cost USD':>10} {'ms':>7}  notes")
     for span in sorted(spans.get_finished_spans(), key=lambda s: s.start_time):

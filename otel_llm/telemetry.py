@@ -8,10 +8,14 @@ OpenTelemetry, otherwise our own SDK providers exporting OTLP as the standard `O
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import queue
 import threading
 import time
+from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -97,6 +101,8 @@ class Telemetry:
         end = inv.end_time if inv.end_time is not None else time.perf_counter()
         span = inv.span
         attrs: dict[str, Any] = dict(inv.response_attributes)
+        # Metric measurements are recorded by a background worker, off the caller's thread.
+        measurements: list[Measurement] = []
         metric_attrs: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: inv.operation,
             sc.GEN_AI_PROVIDER_NAME: inv.provider,
@@ -137,7 +143,7 @@ class Telemetry:
             attrs[sc.RETRY_STATUSES] = inv.attempts
             # Every attempt but the last was retried, whether the call finally succeeded or not.
             for outcome in inv.attempts[:-1]:
-                self.retries.add(1, {**metric_attrs, sc.ATTEMPT_OUTCOME: outcome})
+                measurements.append((self.retries.add, 1, {**metric_attrs, sc.ATTEMPT_OUTCOME: outcome}))
 
         chunk_times = inv.chunk_times
         if inv.stream:
@@ -145,24 +151,28 @@ class Telemetry:
             if chunk_times:
                 ttfc = chunk_times[0] - inv.start_time
                 attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
-                self.time_to_first_chunk.record(ttfc, metric_attrs)
-                previous = chunk_times[0]
-                for at in chunk_times[1:]:
-                    self.time_per_output_chunk.record(at - previous, metric_attrs)
-                    previous = at
+                measurements.append((self.time_to_first_chunk.record, ttfc, metric_attrs))
+                gaps = [later - earlier for earlier, later in pairwise(chunk_times)]
+                measurements.append((self.time_per_output_chunk.record, gaps, metric_attrs))
 
         try:
-            self._record_usage_and_cost(inv, attrs, metric_attrs, failed=error is not None)
+            self._record_usage_and_cost(inv, attrs, metric_attrs, measurements, failed=error is not None)
         except Exception as exc:  # a price-table surprise must not cost the rest of the telemetry
             self.self_error("cost", exc)
 
-        self.duration.record(end - inv.start_time, metric_attrs)
+        measurements.append((self.duration.record, end - inv.start_time, metric_attrs))
         span.set_attributes(attrs)
         end_ns = time.time_ns() - int((time.perf_counter() - end) * 1e9)
         span.end(end_time=end_ns)
+        METRIC_WORKER.submit(self, inv.context, measurements)
 
     def _record_usage_and_cost(
-        self, inv: Invocation, attrs: dict[str, Any], metric_attrs: dict[str, Any], failed: bool
+        self,
+        inv: Invocation,
+        attrs: dict[str, Any],
+        metric_attrs: dict[str, Any],
+        measurements: list[Measurement],
+        failed: bool,
     ) -> None:
         if inv.input_tokens is None and inv.output_tokens is None:
             if not failed:
@@ -170,16 +180,14 @@ class Telemetry:
                 attrs[sc.USAGE_MISSING] = True
             return
         if inv.input_tokens is not None:
-            self.token_usage.record(
-                inv.input_tokens, {**metric_attrs, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT}
-            )
+            input_attrs = {**metric_attrs, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT}
+            measurements.append((self.token_usage.record, inv.input_tokens, input_attrs))
         if inv.output_tokens is not None:
-            self.token_usage.record(
-                inv.output_tokens, {**metric_attrs, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT}
-            )
+            output_attrs = {**metric_attrs, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT}
+            measurements.append((self.token_usage.record, inv.output_tokens, output_attrs))
         model = inv.response_model or inv.request_model
         if not model:
-            self.unpriced.add(1, {**metric_attrs, sc.UNPRICED_REASON: "no_model"})
+            measurements.append((self.unpriced.add, 1, {**metric_attrs, sc.UNPRICED_REASON: "no_model"}))
             return
         cost = self.prices.cost(
             inv.provider,
@@ -205,14 +213,14 @@ class Telemetry:
                 inv.cache_creation_tokens or 0,
             )
         if cost is None:
-            self.unpriced.add(1, {**metric_attrs, sc.UNPRICED_REASON: "unknown_model"})
+            measurements.append((self.unpriced.add, 1, {**metric_attrs, sc.UNPRICED_REASON: "unknown_model"}))
             return
         attrs[sc.COST] = cost.usd
         attrs[sc.PRICE_SOURCE] = cost.source
-        self.cost.add(cost.usd, metric_attrs)
+        measurements.append((self.cost.add, cost.usd, metric_attrs))
         if inv.cache_read_tokens:
             attrs[sc.COST_SAVED] = cost.saved_usd
-            self.cost_saved.add(cost.saved_usd, metric_attrs)
+            measurements.append((self.cost_saved.add, cost.saved_usd, metric_attrs))
 
     # -- self errors -----------------------------------------------------------------------------
 
@@ -222,6 +230,68 @@ class Telemetry:
             self.self_errors.add(1, {sc.SELF_ERROR_STEP: step, sc.ERROR_TYPE: type(exc).__qualname__})
         except Exception:  # noqa: S110 - the counter itself failing must stay silent too
             pass
+
+
+# A measurement: (instrument.record or instrument.add, value or list of values, attributes).
+Measurement = tuple[Callable[..., None], Any, dict[str, Any]]
+
+
+class _MetricWorker:
+    """Records metric measurements on a background thread, so the SDK's per-record attribute
+    cleaning and hashing (tens of microseconds each; one per stream chunk for
+    time_per_output_chunk) stays off the caller's thread. Each batch carries the call's context,
+    so exemplars still link to the call's trace. `drain()` waits until everything queued is in
+    the meters (flush() and shutdown call it)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+
+    def submit(self, core: Telemetry, ctx: Any, measurements: list[Measurement]) -> None:
+        if self._pid != os.getpid():  # first use, or a forked child, which has no worker thread
+            self._start()
+        self._queue.put((core, ctx, measurements))
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            first = self._pid is None
+            self._queue = queue.SimpleQueue()  # a queue copied by fork may be mid-operation
+            threading.Thread(target=self._run, name="otel-llm-metrics", daemon=True).start()
+            self._pid = os.getpid()
+            if first:
+                # Registered after the SDK providers exist, so it runs before their own shutdown.
+                atexit.register(self.drain, 2.0)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            core, ctx, measurements = item
+            for record, value, attributes in measurements:
+                try:
+                    if isinstance(value, list):
+                        for one in value:
+                            record(one, attributes, context=ctx)
+                    else:
+                        record(value, attributes, context=ctx)
+                except Exception as exc:
+                    core.self_error("metrics", exc)
+
+    def drain(self, timeout_seconds: float = 5.0) -> bool:
+        """Wait until everything submitted so far is recorded; False when the deadline passed."""
+        if self._pid != os.getpid():
+            return True
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout_seconds)
+
+
+METRIC_WORKER = _MetricWorker()
 
 
 def report_self_error(step: str, exc: BaseException) -> None:
@@ -372,9 +442,12 @@ def flush(timeout_seconds: float = 5.0) -> bool:
     caller waits at most `timeout_seconds` even when an exporter keeps retrying an unreachable
     endpoint: the flush runs in a helper thread that is left to finish in the background.
     """
+    deadline = time.monotonic() + timeout_seconds
+    drained = METRIC_WORKER.drain(timeout_seconds)
+    timeout_seconds = max(deadline - time.monotonic(), 0.001)
     tracer_provider = STATE.own_tracer_provider or trace.get_tracer_provider()
     meter_provider = STATE.own_meter_provider or metrics.get_meter_provider()
-    results: list[bool] = []
+    results: list[bool] = [drained]
 
     def run() -> None:
         for provider in (tracer_provider, meter_provider):
@@ -391,14 +464,3 @@ def flush(timeout_seconds: float = 5.0) -> bool:
     worker.start()
     worker.join(timeout_seconds)
     return not worker.is_alive() and all(results)
-
-
-def shutdown_own_providers() -> None:
-    for provider in (STATE.own_tracer_provider, STATE.own_meter_provider):
-        if provider is not None:
-            try:
-                provider.shutdown()
-            except Exception as exc:
-                report_self_error("shutdown", exc)
-    STATE.own_tracer_provider = None
-    STATE.own_meter_provider = None

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import otel_llm
+from otel_llm.telemetry import METRIC_WORKER
 from otel_llm.testing import MockProvider
 
 # Keep the SDKs' own tracing and any env-provided config out of the tests' way.
@@ -67,6 +68,8 @@ class Telemetry:
     def metrics(self) -> dict[str, list[Any]]:
         """Data points by metric name since the previous call (delta temporality)."""
         found: dict[str, list[Any]] = {}
+        # Measurements are recorded by otel-llm's background worker: wait until it has caught up.
+        assert METRIC_WORKER.drain(10)
         data = METRIC_READER.get_metrics_data()
         if data is None:
             return found
@@ -77,6 +80,7 @@ class Telemetry:
         return found
 
     def reset(self) -> None:
+        METRIC_WORKER.drain(10)
         SPAN_EXPORTER.clear()
         METRIC_READER.get_metrics_data()
 

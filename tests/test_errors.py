@@ -226,7 +226,7 @@ def test_injected_metric_failure_never_reaches_the_app(telemetry, openai_client,
     assert result.choices[0].message.content
     found = telemetry.metrics()
     assert (
-        sum(p.value for p in points(found, "otel_llm.instrumentation.errors", otel_llm__step="finish")) == 1
+        sum(p.value for p in points(found, "otel_llm.instrumentation.errors", otel_llm__step="metrics")) == 1
     )
 
 

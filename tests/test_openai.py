@@ -320,3 +320,14 @@ def test_json_body_sent_unchanged(instrumented, openai_client, mock):
     body = mock.requests[-1]["json"]
     assert body == {"model": "gpt-4o", "messages": MESSAGES, "temperature": 0.5}
     json.dumps(body)
+
+
+def test_metrics_carry_exemplars_linking_to_the_calls_span(instrumented, openai_client):
+    # Measurements are recorded off the caller's thread, with the call's context, so the
+    # exemplar still points at the call's span.
+    openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    span = instrumented.only_span()
+    [point] = points(instrumented.metrics(), "gen_ai.client.operation.duration")
+    assert point.exemplars
+    assert point.exemplars[0].span_id == span.context.span_id
+    assert point.exemplars[0].trace_id == span.context.trace_id
