@@ -232,6 +232,9 @@ class Telemetry:
             pass
 
 
+# Beyond this many queued calls the caller records its own measurements (bounded memory).
+MAX_PENDING_BATCHES = 10_000
+
 # A measurement: (instrument.record or instrument.add, value or list of values, attributes).
 Measurement = tuple[Callable[..., None], Any, dict[str, Any]]
 
@@ -251,7 +254,11 @@ class _MetricWorker:
     def submit(self, core: Telemetry, ctx: Any, measurements: list[Measurement]) -> None:
         if self._pid != os.getpid():  # first use, or a forked child, which has no worker thread
             self._start()
-        self._queue.put((core, ctx, measurements))
+        if self._queue.qsize() > MAX_PENDING_BATCHES:
+            # The worker is behind: record here rather than let the backlog grow (nothing is lost).
+            self._record(core, ctx, measurements)
+        else:
+            self._queue.put((core, ctx, measurements))
 
     def _start(self) -> None:
         with self._lock:
@@ -271,16 +278,19 @@ class _MetricWorker:
             if isinstance(item, threading.Event):
                 item.set()
                 continue
-            core, ctx, measurements = item
-            for record, value, attributes in measurements:
-                try:
-                    if isinstance(value, list):
-                        for one in value:
-                            record(one, attributes, context=ctx)
-                    else:
-                        record(value, attributes, context=ctx)
-                except Exception as exc:
-                    core.self_error("metrics", exc)
+            self._record(*item)
+
+    @staticmethod
+    def _record(core: Telemetry, ctx: Any, measurements: list[Measurement]) -> None:
+        for record, value, attributes in measurements:
+            try:
+                if isinstance(value, list):
+                    for one in value:
+                        record(one, attributes, context=ctx)
+                else:
+                    record(value, attributes, context=ctx)
+            except Exception as exc:
+                core.self_error("metrics", exc)
 
     def drain(self, timeout_seconds: float = 5.0) -> bool:
         """Wait until everything submitted so far is recorded; False when the deadline passed."""

@@ -56,6 +56,7 @@ def test_chat_create_span_attributes_and_metrics(instrumented, openai_client, mo
     assert "gen_ai.system" not in a
     assert a["otel_llm.cost"] > 0
 
+    monkeypatch.undo()
     found = instrumented.metrics()
     tokens = points(found, "gen_ai.client.token.usage", gen_ai__token__type="input")
     assert [p.sum for p in tokens] == [result.usage.prompt_tokens]
@@ -331,3 +332,26 @@ def test_metrics_carry_exemplars_linking_to_the_calls_span(instrumented, openai_
     assert point.exemplars
     assert point.exemplars[0].span_id == span.context.span_id
     assert point.exemplars[0].trace_id == span.context.trace_id
+
+
+def test_metric_backlog_is_recorded_on_the_callers_thread(instrumented, openai_client, monkeypatch):
+    from otel_llm import telemetry
+
+    openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # start the worker
+    instrumented.reset()
+    monkeypatch.setattr(telemetry, "MAX_PENDING_BATCHES", -1)  # as if the worker were far behind
+
+    # Anything still sent to the queue would be lost here, so only the caller-side path can pass.
+    class DroppingQueue:
+        def qsize(self) -> int:
+            return 0
+
+        def put(self, item: object) -> None:
+            pass
+
+    monkeypatch.setattr(telemetry.METRIC_WORKER, "_queue", DroppingQueue())
+    result = openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    monkeypatch.undo()
+    found = instrumented.metrics()
+    tokens = points(found, "gen_ai.client.token.usage", gen_ai__token__type="input")
+    assert [p.sum for p in tokens] == [result.usage.prompt_tokens]
