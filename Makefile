@@ -1,5 +1,6 @@
-# Developer interface: `make demo`, `make test`, `make bench`, `make lint`.
-# Each target does its own set-up (virtual environment and pip installs), reusing what exists.
+# Developer interface: `make demo`, `make test`, `make bench`, `make lint`, `make collector`.
+# Each target does its own set-up (virtual environment, pip and apt installs, the collector
+# build), reusing what exists.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,12 @@ COMPAT := .cache/venv-compat
 COMPAT_PINS := "openai==3.0.0" "anthropic==2.0.0" "wrapt>=1.14,<2"
 PROVIDER_TESTS := tests/test_openai.py tests/test_anthropic.py tests/test_streams.py tests/test_errors.py
 
-.PHONY: demo test test-main test-compat bench lint
+.PHONY: demo test test-main test-compat bench lint collector system-packages
+# Debian packages for the real stack: Prometheus 2.42 + promtool, Alertmanager 0.25 + amtool,
+# docker-compose 1.29 (to validate docker-compose.yml without an engine).
+SYSTEM_COMMANDS := prometheus promtool prometheus-alertmanager amtool docker-compose
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +28,24 @@ $(COMPAT)/.installed: pyproject.toml
 	$(COMPAT)/bin/python -m pip install -q -e '.[dev]' $(COMPAT_PINS)
 	touch $@
 
-demo: $(VENV)/.installed
+system-packages:
+	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing $(SYSTEM_PACKAGES) with apt"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
+	fi
+
+# Built once per builder manifest into a cache outside the checkout, linked to .cache/bin/otelcol-llm.
+collector:
+	@bash collector/build.sh
+
+demo: $(VENV)/.installed system-packages collector
 	$(PY) -m otel_llm.demo
 
 test: test-main test-compat
 
-test-main: $(VENV)/.installed
+test-main: $(VENV)/.installed system-packages collector
 	$(PY) -m pytest -q
 
 test-compat: $(COMPAT)/.installed

@@ -326,6 +326,8 @@ class _State:
         # SDK providers we created ourselves (None when the app brought its own).
         self.own_tracer_provider: Any = None
         self.own_meter_provider: Any = None
+        self.own_exporters: list[Any] = []
+        self.exit_hook_registered = False
 
 
 STATE = _State()
@@ -402,6 +404,26 @@ def _otlp_protocol(signal: str) -> str:
     ).strip()
 
 
+# Our own exporters outlast a collector restart or a short outage instead of dropping data after
+# the SDK's 10 s: with 45 s an OTLP exporter retries one batch for about 30 s (backoff 1+2+4+8+16 s),
+# and the span queue holds what arrives meanwhile (50 calls/s for 30 s is 1,500 spans). The
+# standard OTEL_EXPORTER_OTLP_*TIMEOUT and OTEL_BSP_MAX_QUEUE_SIZE variables override both.
+EXPORT_TIMEOUT_SECONDS = 45.0
+SPAN_QUEUE_SIZE = 8192
+# At interpreter exit we flush for at most this long, then abandon retries: exit stays prompt.
+EXIT_FLUSH_SECONDS = 5.0
+
+
+def _otlp_exporter_options(signal: str) -> dict[str, Any]:
+    if os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_TIMEOUT") or os.environ.get("OTEL_EXPORTER_OTLP_TIMEOUT"):
+        return {}
+    return {"timeout": EXPORT_TIMEOUT_SECONDS}
+
+
+def _span_queue_options() -> dict[str, Any]:
+    return {} if os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE") else {"max_queue_size": SPAN_QUEUE_SIZE}
+
+
 def _own_tracer_provider() -> Any:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -409,17 +431,22 @@ def _own_tracer_provider() -> Any:
 
     if STATE.own_tracer_provider is not None:  # instrument() again: keep exporting through the same one
         return STATE.own_tracer_provider
-    provider = TracerProvider(resource=Resource.create())
+    provider = TracerProvider(resource=Resource.create(), shutdown_on_exit=False)
     choice = _exporter_choice("OTEL_TRACES_EXPORTER")
+    exporter: Any = None
     if choice == "otlp":
         if _otlp_protocol("TRACES") == "grpc":
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
         else:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        exporter = OTLPSpanExporter(**_otlp_exporter_options("TRACES"))
     elif choice == "console":
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        exporter = ConsoleSpanExporter()
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter, **_span_queue_options()))
+        STATE.own_exporters.append(exporter)
     STATE.own_tracer_provider = provider
+    _register_exit_hook()
     return provider
 
 
@@ -432,17 +459,42 @@ def _own_meter_provider() -> Any:
         return STATE.own_meter_provider
     readers = []
     choice = _exporter_choice("OTEL_METRICS_EXPORTER")
+    exporter: Any = None
     if choice == "otlp":
         if _otlp_protocol("METRICS") == "grpc":
             from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
         else:
             from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+        exporter = OTLPMetricExporter(**_otlp_exporter_options("METRICS"))
     elif choice == "console":
-        readers.append(PeriodicExportingMetricReader(ConsoleMetricExporter()))
-    provider = MeterProvider(resource=Resource.create(), metric_readers=readers)
+        exporter = ConsoleMetricExporter()
+    if exporter is not None:
+        readers.append(PeriodicExportingMetricReader(exporter))
+        STATE.own_exporters.append(exporter)
+    provider = MeterProvider(resource=Resource.create(), metric_readers=readers, shutdown_on_exit=False)
     STATE.own_meter_provider = provider
+    _register_exit_hook()
     return provider
+
+
+def _register_exit_hook() -> None:
+    if not STATE.exit_hook_registered:
+        STATE.exit_hook_registered = True
+        atexit.register(shutdown_own_providers)
+
+
+def shutdown_own_providers(flush_seconds: float = EXIT_FLUSH_SECONDS) -> None:
+    """At exit: flush our own providers for a bounded time, then stop their exporters.
+
+    Stopping the exporters interrupts a retry backoff, so an unreachable collector cannot hold the
+    exiting app for the whole export timeout. The providers' worker threads are daemons.
+    """
+    try:
+        flush(flush_seconds)
+        for exporter in STATE.own_exporters:
+            exporter.shutdown()
+    except Exception as exc:
+        report_self_error("shutdown", exc)
 
 
 def flush(timeout_seconds: float = 5.0) -> bool:
