@@ -146,3 +146,69 @@ def points(found: dict[str, list[Any]], name: str, **attrs: Any) -> list[Any]:
     """Data points of `name` whose attributes include `attrs` (dots spelled as in the attribute)."""
     wanted = {k.replace("__", "."): v for k, v in attrs.items()}
     return [p for p in found.get(name, []) if all(p.attributes.get(k) == v for k, v in wanted.items())]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The real collector, Prometheus and Alertmanager (with a webhook receiver) on loopback."""
+    from otel_llm.testing.stack import Stack
+
+    with Stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running
+
+
+def run_workload(
+    collector_stack: Any,
+    mock: MockProvider,
+    service: str,
+    *,
+    rate: float,
+    seconds: float,
+    error_every: int = 0,
+    phases: str = "",
+    env: dict[str, str] | None = None,
+    background: bool = False,
+) -> Any:
+    """Runs otel_llm.testing.workload in a fresh process exporting to the stack's collector.
+
+    Returns the app's JSON summary, or (background=True) the Popen and the summary path.
+    """
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    summary = Path(tempfile.mkdtemp()) / "summary.json"
+    command = [
+        sys.executable,
+        "-m",
+        "otel_llm.testing.workload",
+        f"--openai-base-url={mock.openai_base_url}",
+        f"--anthropic-base-url={mock.anthropic_base_url}",
+        f"--rate={rate}",
+        f"--seconds={seconds}",
+        f"--error-every={error_every}",
+        f"--phases={phases}",
+        f"--summary={summary}",
+    ]
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OTEL_LLM_"))},
+        **collector_stack.app_environment(service),
+        "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=e2e,service.owner=team-llm",
+        **(env or {}),
+    }
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if background:
+        return process, summary
+    return finish_workload(process, summary, timeout=seconds + 90)
+
+
+def finish_workload(process: Any, summary: Any, timeout: float) -> dict[str, Any]:
+    import json
+
+    _, stderr = process.communicate(timeout=timeout)
+    assert process.returncode == 0, stderr[-3000:]
+    result = json.loads(summary.read_text())
+    assert result["unexpected_exceptions"] == [], result["unexpected_exceptions"]
+    return result
