@@ -173,7 +173,6 @@ def run_workload(
 
     Returns the app's JSON summary, or (background=True) the Popen and the summary path.
     """
-    import json
     import subprocess
     import sys
     import tempfile
@@ -198,7 +197,9 @@ def run_workload(
         "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=e2e,service.owner=team-llm",
         **(env or {}),
     }
-    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     if background:
         return process, summary
     return finish_workload(process, summary, timeout=seconds + 90)
@@ -210,5 +211,6 @@ def finish_workload(process: Any, summary: Any, timeout: float) -> dict[str, Any
     _, stderr = process.communicate(timeout=timeout)
     assert process.returncode == 0, stderr[-3000:]
     result = json.loads(summary.read_text())
+    result["export_failures"] = [line for line in stderr.splitlines() if "Failed to export" in line]
     assert result["unexpected_exceptions"] == [], result["unexpected_exceptions"]
     return result

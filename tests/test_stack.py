@@ -42,12 +42,16 @@ ALLOWED_LABELS = {
 
 
 def test_collector_configs_validate(tmp_path):
-    """The user's config alone (docker-compose defaults), with the extras file, and with the local overlay."""
+    """The user's config alone (docker-compose defaults), with the extras file, with the local
+    overlay, as a gateway, and the agent's config."""
     base = [COLLECTOR_DIR / "config.yaml"]
     extras = [*base, COLLECTOR_DIR / "config-extras.yaml"]
     local = [*extras, COLLECTOR_DIR / "config-local.yaml"]
-    for configs in (base, extras, local):
+    gateway = [*base, COLLECTOR_DIR / "gateway.yaml"]
+    agent = [COLLECTOR_DIR / "agent.yaml"]
+    for configs in (base, extras, local, gateway, agent):
         collector = Collector(tmp_path / "validate", "http://127.0.0.1:9/api/v1/write", configs=configs)
+        collector.env["GATEWAY_ENDPOINTS"] = "[127.0.0.1:14317, 127.0.0.1:24317]"
         result = collector.validate()
         assert result.returncode == 0, (configs, result.stdout, result.stderr)
 
@@ -126,7 +130,9 @@ def test_cost_in_prometheus_equals_the_spans_cost(stack, totals_run):
 
 def test_metric_labels_are_bounded_and_carry_environment_and_owner(stack, totals_run):
     _wait_value(
-        stack, f'sum(gen_ai_client_operation_duration_seconds_count{{job="{JOB_TOTALS}"}})', totals_run["calls"]
+        stack,
+        f'sum(gen_ai_client_operation_duration_seconds_count{{job="{JOB_TOTALS}"}})',
+        totals_run["calls"],
     )
     series = stack.prometheus.series(f'{{job="{JOB_TOTALS}",__name__=~"gen_ai_.*|otel_llm_.*"}}')
     assert series
@@ -173,7 +179,12 @@ def test_spans_reach_the_collector_with_the_semconv_attributes(stack, totals_run
         assert span["resource"]["deployment.environment.name"] == "e2e"
     for span in succeeded:
         attributes = span["attributes"]
-        for key in ("gen_ai.response.model", "gen_ai.response.id", "gen_ai.usage.input_tokens", "otel_llm.cost"):
+        for key in (
+            "gen_ai.response.model",
+            "gen_ai.response.id",
+            "gen_ai.usage.input_tokens",
+            "otel_llm.cost",
+        ):
             assert key in attributes, (span["name"], key)
     for span in failed:
         assert span["attributes"]["error.type"] == "InternalServerError"

@@ -63,7 +63,9 @@ def http_get(url: str, timeout: float = 5.0) -> bytes:
         return response.read()
 
 
-def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
+def wait_until(
+    check: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition"
+) -> Any:
     """Polls `check` until it returns something truthy; raises StackError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
@@ -128,7 +130,9 @@ class Service:
 
     def _ready(self) -> bool:
         if not self.running:
-            raise StackError(f"{self.name} exited with code {self.process.returncode if self.process else None}")
+            raise StackError(
+                f"{self.name} exited with code {self.process.returncode if self.process else None}"
+            )
         try:
             http_get(self.ready_url(), timeout=1.0)
             return True
@@ -224,7 +228,13 @@ class Collector(Service):
                 resource = otlp_attributes(resource_spans.get("resource", {}).get("attributes", []))
                 for scope_spans in resource_spans.get("scopeSpans", []):
                     for span in scope_spans.get("spans", []):
-                        found.append({**span, "attributes": otlp_attributes(span.get("attributes", [])), "resource": resource})
+                        found.append(
+                            {
+                                **span,
+                                "attributes": otlp_attributes(span.get("attributes", [])),
+                                "resource": resource,
+                            }
+                        )
         return found
 
     def own_metrics(self) -> dict[str, float]:
@@ -242,13 +252,17 @@ class Collector(Service):
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """Complete JSON lines of a file another process is still writing (a torn last line is skipped)."""
+    """Complete JSON lines of a file another process is still writing.
+
+    A torn last line is skipped, and so is a line a crashed writer left half-written.
+    """
     if not path.exists():
         return
     with open(path, encoding="utf-8") as handle:
         for line in handle:
             if line.endswith("\n"):
-                yield json.loads(line)
+                with contextlib.suppress(ValueError):
+                    yield json.loads(line)
 
 
 def otlp_value(value: dict[str, Any]) -> Any:
@@ -375,7 +389,9 @@ class Alertmanager(Service):
                 "group_interval": "5s",
                 "repeat_interval": "1h",
             },
-            "receivers": [{"name": "webhook", "webhook_configs": [{"url": webhook_url, "send_resolved": True}]}],
+            "receivers": [
+                {"name": "webhook", "webhook_configs": [{"url": webhook_url, "send_resolved": True}]}
+            ],
         }
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 

@@ -70,7 +70,9 @@ def run(
         try:
             if kind == "openai_chat":
                 response = oai.chat.completions.create(
-                    model="gpt-4o-mini", messages=[{"role": "user", "content": f"question {index}"}], extra_headers=fault
+                    model="gpt-4o-mini",
+                    messages=[{"role": "user", "content": f"question {index}"}],
+                    extra_headers=fault,
                 )
                 tokens["input"] += response.usage.prompt_tokens
                 tokens["output"] += response.usage.completion_tokens
@@ -144,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary", type=Path, help="write the JSON summary here (default: stdout)")
     args = parser.parse_args(argv)
     phases = [float(value) for value in args.phases.split(",") if value]
-    summary = run(args.openai_base_url, args.anthropic_base_url, args.rate, args.seconds, args.error_every, phases)
+    summary = run(
+        args.openai_base_url, args.anthropic_base_url, args.rate, args.seconds, args.error_every, phases
+    )
     text = json.dumps(summary, indent=2)
     if args.summary:
         args.summary.write_text(text)
