@@ -77,7 +77,23 @@ async def _concurrent(openai_base_url: str) -> None:
 
 
 if __name__ == "__main__":
+    import sys
+    import time
+
     import otel_llm
 
-    run(os.environ["OPENAI_BASE_URL"], os.environ["ANTHROPIC_BASE_URL"])
-    otel_llm.flush()
+    # SAMPLE_APP_ROUNDS=0 repeats the traffic until the process is stopped (the demo does that).
+    rounds = int(os.environ.get("SAMPLE_APP_ROUNDS", "1"))
+    done = 0
+    try:
+        while rounds == 0 or done < rounds:
+            run(os.environ["OPENAI_BASE_URL"], os.environ["ANTHROPIC_BASE_URL"])
+            done += 1
+            print(f"round {done} done", flush=True)
+            if rounds == 0:
+                time.sleep(float(os.environ.get("SAMPLE_APP_PAUSE", "1")))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        otel_llm.flush()
+    sys.exit(0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -254,15 +255,22 @@ class Collector(Service):
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """Complete JSON lines of a file another process is still writing.
 
-    A torn last line is skipped, and so is a line a crashed writer left half-written.
+    A torn last line is skipped. A collector killed mid-write leaves a partial line that the
+    restarted collector's first write continues; the partial part is dropped, the rest read.
     """
     if not path.exists():
         return
     with open(path, encoding="utf-8") as handle:
         for line in handle:
-            if line.endswith("\n"):
-                with contextlib.suppress(ValueError):
-                    yield json.loads(line)
+            if not line.endswith("\n"):
+                continue
+            try:
+                yield json.loads(line)
+            except ValueError:
+                for start in (m.start() for m in re.finditer(r'\{"resource(Spans|Logs|Metrics)"', line)):
+                    with contextlib.suppress(ValueError):
+                        yield json.loads(line[start:])
+                        break
 
 
 def otlp_value(value: dict[str, Any]) -> Any:
