@@ -20,7 +20,6 @@ import tempfile
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any
 
 from .testing import MockProvider
 from .testing.stack import REPO, Stack, StackError
@@ -52,7 +51,9 @@ def _start_app(stack: Stack, mock: MockProvider, log_path: Path) -> subprocess.P
         "SAMPLE_APP_PAUSE": "1",
     }
     with open(log_path, "ab") as log:
-        return subprocess.Popen([sys.executable, str(SAMPLE_APP)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, str(SAMPLE_APP)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
 
 
 def _stop_app(app: subprocess.Popen[bytes]) -> None:
@@ -105,7 +106,9 @@ def _print_metrics(stack: Stack) -> None:
             f"  {labels.get('gen_ai_provider_name', ''):<10} {labels.get('gen_ai_request_model', ''):<24} "
             f"{labels.get('error_type', '-'):<22} {row['value']:.0f}"
         )
-    for row in stack.prometheus.query(f'sum by (gen_ai_token_type) (gen_ai_client_token_usage_sum{{job="{SERVICE}"}})'):
+    for row in stack.prometheus.query(
+        f'sum by (gen_ai_token_type) (gen_ai_client_token_usage_sum{{job="{SERVICE}"}})'
+    ):
         print(f"  tokens {row['metric'].get('gen_ai_token_type')}: {row['value']:.0f}")
     for row in stack.prometheus.query(f'sum(otel_llm_cost_USD_total{{job="{SERVICE}"}})'):
         print(f"  cost: ${row['value']:.6f}")
@@ -119,7 +122,9 @@ def _print_trace(stack: Stack) -> None:
     streamed = [s for s in spans if s["attributes"].get("gen_ai.request.stream")] or spans
     span = streamed[0]
     print(f"\nOne span from {stack.collector.traces_path} (trace {span['traceId']}):")
-    print(f"  {span['name']}  ({(int(span['endTimeUnixNano']) - int(span['startTimeUnixNano'])) / 1e6:.1f} ms)")
+    print(
+        f"  {span['name']}  ({(int(span['endTimeUnixNano']) - int(span['startTimeUnixNano'])) / 1e6:.1f} ms)"
+    )
     for key, value in sorted(span["attributes"].items()):
         print(f"    {key} = {value}")
 
@@ -147,7 +152,9 @@ def main() -> int:
             mock.fail_next("429", 1)  # the first call is rate limited and retried by the SDK
             app = _start_app(stack, mock, workdir / "sample-app.log")
             how_long = f"for {seconds:.0f} s" if seconds else "until Ctrl-C"
-            print(f"\nSample app running {how_long}; an alert notification will appear below when a rule fires.")
+            print(
+                f"\nSample app running {how_long}; an alert notification will appear below when a rule fires."
+            )
             started = time.monotonic()
             shown = 0
             next_status = 0.0

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 
-
 from otel_llm.testing.stack import REPO
 
 
@@ -15,7 +14,12 @@ def test_demo_shows_metrics_a_trace_and_an_alert_then_stops_everything():
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     env["DEMO_SECONDS"] = "12"
     result = subprocess.run(
-        [sys.executable, "-m", "otel_llm.demo"], cwd=REPO, env=env, capture_output=True, text=True, timeout=180
+        [sys.executable, "-m", "otel_llm.demo"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     out = result.stdout
     assert result.returncode == 0, result.stderr[-3000:]
