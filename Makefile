@@ -12,8 +12,8 @@ PROVIDER_TESTS := tests/test_openai.py tests/test_anthropic.py tests/test_stream
 .PHONY: demo test test-main test-compat bench lint collector system-packages
 # Debian packages for the real stack: Prometheus 2.42 + promtool, Alertmanager 0.25 + amtool,
 # docker-compose 1.29 (to validate docker-compose.yml without an engine).
-SYSTEM_COMMANDS := prometheus promtool prometheus-alertmanager amtool docker-compose
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose
+SYSTEM_COMMANDS := prometheus promtool prometheus-alertmanager amtool docker-compose openssl
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.installed: pyproject.toml
@@ -51,8 +51,9 @@ test-main: $(VENV)/.installed system-packages collector
 test-compat: $(COMPAT)/.installed
 	$(COMPAT)/bin/python -m pytest -q $(PROVIDER_TESTS)
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed system-packages collector
 	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/outage.py
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

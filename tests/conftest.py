@@ -174,23 +174,15 @@ def run_workload(
     Returns the app's JSON summary, or (background=True) the Popen and the summary path.
     """
     import subprocess
-    import sys
     import tempfile
     from pathlib import Path
 
+    from otel_llm.testing import workload
+
     summary = Path(tempfile.mkdtemp()) / "summary.json"
-    command = [
-        sys.executable,
-        "-m",
-        "otel_llm.testing.workload",
-        f"--openai-base-url={mock.openai_base_url}",
-        f"--anthropic-base-url={mock.anthropic_base_url}",
-        f"--rate={rate}",
-        f"--seconds={seconds}",
-        f"--error-every={error_every}",
-        f"--phases={phases}",
-        f"--summary={summary}",
-    ]
+    command = workload.command(
+        mock.openai_base_url, mock.anthropic_base_url, rate, seconds, summary, error_every, phases
+    )
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OTEL_LLM_"))},
         **collector_stack.app_environment(service),

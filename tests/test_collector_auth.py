@@ -40,7 +40,7 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     """A self-signed P-256 certificate for 127.0.0.1 (and localhost), valid for a day."""
     openssl = shutil.which("openssl")
     if openssl is None:
-        pytest.skip("the openssl command is needed to make a test certificate")
+        pytest.fail("the openssl command is needed to make a test certificate; `make test` installs it")
     cert, key = directory / "tls.crt", directory / "tls.key"
     subprocess.run(
         [
@@ -334,9 +334,15 @@ def test_sdk_grpc_exporter_configured_from_the_environment(secured, monkeypatch,
     assert "UNAUTHENTICATED" in caplog.text  # refused by the collector, not failed on TLS
     otlp_environment(monkeypatch, endpoint, cert, secrets.token_urlsafe(32))
     assert export_one_span(OTLPSpanExporter(), "sdk-grpc-wrong-token") == SpanExportResult.FAILURE
+    # Plain gRPC (no TLS) with the right token: the handshake never completes.
+    otlp_environment(monkeypatch, f"http://127.0.0.1:{collector.grpc_port}", cert, token)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "3")
+    assert export_one_span(OTLPSpanExporter(), "sdk-grpc-plain") == SpanExportResult.FAILURE
     otlp_environment(monkeypatch, endpoint, cert, token)
     assert export_one_span(OTLPSpanExporter(), "sdk-grpc-token") == SpanExportResult.SUCCESS
-    assert_never_arrives(collector, "sdk-grpc-no-token", "sdk-grpc-wrong-token", control="sdk-grpc-token")
+    assert_never_arrives(
+        collector, "sdk-grpc-no-token", "sdk-grpc-wrong-token", "sdk-grpc-plain", control="sdk-grpc-token"
+    )
 
 
 def test_tokens_rotate_without_a_restart(tmp_path):

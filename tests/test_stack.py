@@ -330,3 +330,23 @@ def test_collector_masks_credentials_and_card_numbers(stack):
     body = wait_until(log_bodies, 30, what="the log record")[0]
     assert anthropic_key not in body and "4111" not in body
     assert "****" in body
+
+
+def test_prometheus_names_are_the_ones_the_semconv_helper_derives(stack, totals_run):
+    """docs/telemetry.md lists names from semconv.prometheus_name; the real translation must agree."""
+    from otel_llm import semconv as sc
+
+    _wait_value(
+        stack,
+        f'sum(gen_ai_client_operation_duration_seconds_count{{job="{JOB_TOTALS}"}})',
+        totals_run["calls"],
+    )
+    present = set(stack.prometheus.api("label/__name__/values"))
+    expected = {
+        f"{sc.prometheus_name(sc.METRIC_TOKEN_USAGE, '{token}', 'histogram')}_count",
+        f"{sc.prometheus_name(sc.METRIC_OPERATION_DURATION, 's', 'histogram')}_bucket",
+        f"{sc.prometheus_name(sc.METRIC_TIME_TO_FIRST_CHUNK, 's', 'histogram')}_sum",
+        f"{sc.prometheus_name(sc.METRIC_TIME_PER_OUTPUT_CHUNK, 's', 'histogram')}_count",
+        sc.prometheus_name(sc.METRIC_COST, "USD", "counter"),
+    }
+    assert expected <= present, expected - present

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import time
@@ -132,7 +133,32 @@ def run(
         "latency_by_phase": [latency_summary(values) for values in latencies],
         "flushed": flushed,
         "wall_seconds": time.monotonic() - start,
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+def command(
+    openai_base_url: str,
+    anthropic_base_url: str,
+    rate: float,
+    seconds: float,
+    summary: Path,
+    error_every: int = 0,
+    phases: str = "",
+) -> list[str]:
+    """The argv that runs this workload in a fresh Python process."""
+    return [
+        sys.executable,
+        "-m",
+        "otel_llm.testing.workload",
+        f"--openai-base-url={openai_base_url}",
+        f"--anthropic-base-url={anthropic_base_url}",
+        f"--rate={rate}",
+        f"--seconds={seconds}",
+        f"--error-every={error_every}",
+        f"--phases={phases}",
+        f"--summary={summary}",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
