@@ -23,8 +23,39 @@ OTEL_LLM_PROVIDERS = "OTEL_LLM_PROVIDERS"
 OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED"
 """Standard OpenTelemetry switch: `true` records nothing (calls pass through untouched)."""
 
+OTEL_LLM_CAPTURE_CONTENT = "OTEL_LLM_CAPTURE_CONTENT"
+"""Prompt/output capture: `off` (default), `sampled` (review sample + failed calls) or `all`."""
+
+OTEL_GENAI_CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+"""The standard OpenTelemetry switch, used when OTEL_LLM_CAPTURE_CONTENT is not set; its
+SPAN_ONLY / EVENT_ONLY / SPAN_AND_EVENT values also choose where content goes."""
+
+OTEL_LLM_SAMPLE_RATE = "OTEL_LLM_SAMPLE_RATE"
+"""Share of calls in the review sample (deterministic by trace id), 0..1. Default 0.05."""
+
+# Content capture and redaction variables (documented in docs/configuration.md).
+CONTENT_VARIABLES = {
+    "queue_size": "OTEL_LLM_CONTENT_QUEUE_SIZE",
+    "timeout_seconds": "OTEL_LLM_CONTENT_TIMEOUT",
+    "max_chars": "OTEL_LLM_CONTENT_MAX_CHARS",
+    "entities": "OTEL_LLM_REDACT_ENTITIES",
+    "score_threshold": "OTEL_LLM_REDACT_SCORE_THRESHOLD",
+    "operator": "OTEL_LLM_REDACT_OPERATOR",
+    "salt": "OTEL_LLM_REDACTION_SALT",
+    "salt_file": "OTEL_LLM_REDACTION_SALT_FILE",
+    "spacy_model": "OTEL_LLM_SPACY_MODEL",
+}
+
+CAPTURE_MODES = ("off", "sampled", "all")
+PLACEMENTS = ("event", "span", "span_and_event")
+OPERATORS = ("replace", "mask", "hash")
+
 # Top-level keys the TOML file may hold.
-FILE_KEYS = frozenset({"providers", "prices"})
+FILE_KEYS = frozenset({"providers", "prices", "content", "redaction"})
+CONTENT_FILE_KEYS = frozenset({"capture", "sample_rate", "queue_size", "timeout_seconds", "max_chars"})
+REDACTION_KEYS = frozenset(
+    {"entities", "score_threshold", "operator", "salt", "salt_file", "allow_list", "spacy_model"}
+)
 
 PRICE_FIELDS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
 
@@ -44,11 +75,30 @@ class ModelRates:
 
 
 @dataclass(frozen=True)
+class ContentSettings:
+    """Prompt and output capture, and how content is redacted before it leaves the process."""
+
+    mode: str = "off"
+    placement: str = "event"
+    sample_rate: float = 0.05
+    queue_size: int = 1000
+    timeout_seconds: float = 30.0
+    max_chars: int = 20_000
+    entities: tuple[str, ...] | None = None
+    score_threshold: float = 0.5
+    operator: str = "replace"
+    salt: str | None = field(default=None, repr=False)
+    allow_list: tuple[str, ...] = ()
+    spacy_model: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     providers: tuple[str, ...] = PROVIDERS
     price_overrides: Mapping[str, ModelRates] = field(default_factory=dict)
     sdk_disabled: bool = False
     config_file: str | None = None
+    content: ContentSettings = field(default_factory=ContentSettings)
 
 
 def _parse_bool(name: str, raw: str) -> bool:
@@ -114,10 +164,10 @@ def load_settings(
     """Build the one settings object from keyword overrides, the environment and the config file."""
     env = os.environ if environ is None else environ
     overrides = dict(overrides or {})
-    unknown = set(overrides) - {"providers", "price_overrides", "config_file"}
+    unknown = set(overrides) - KEYWORDS
     if unknown:
         raise ConfigError(
-            f"instrument() got unknown setting(s) {sorted(unknown)}; accepted: providers, price_overrides, config_file"
+            f"instrument() got unknown setting(s) {sorted(unknown)}; accepted: {', '.join(sorted(KEYWORDS))}"
         )
 
     config_file = overrides.get("config_file") or env.get(OTEL_LLM_CONFIG) or None
@@ -154,4 +204,155 @@ def load_settings(
         price_overrides=prices,
         sdk_disabled=_parse_bool(OTEL_SDK_DISABLED, env.get(OTEL_SDK_DISABLED, "")),
         config_file=config_file,
+        content=_content_settings(overrides, env, file_values, config_file),
     )
+
+
+KEYWORDS = frozenset(
+    {"providers", "price_overrides", "config_file", "capture_content", "sample_rate", "redaction"}
+)
+
+
+def _capture(
+    overrides: Mapping[str, Any], env: Mapping[str, str], file_content: Mapping[str, Any], where: str
+) -> tuple[str, str]:
+    """(mode, placement) from, strongest first: the keyword, OTEL_LLM_CAPTURE_CONTENT, the file,
+    then the standard OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, else off."""
+    standard = env.get(OTEL_GENAI_CAPTURE, "").strip().upper()
+    standard_modes = {
+        "": ("off", "event"),
+        "NO_CONTENT": ("off", "event"),
+        "FALSE": ("off", "event"),
+        "EVENT_ONLY": ("all", "event"),
+        "TRUE": ("all", "event"),
+        "SPAN_ONLY": ("all", "span"),
+        "SPAN_AND_EVENT": ("all", "span_and_event"),
+    }
+    if standard not in standard_modes:
+        raise ConfigError(
+            f"{OTEL_GENAI_CAPTURE}={env.get(OTEL_GENAI_CAPTURE)!r} is not valid; accepted values: "
+            "NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT, true, false"
+        )
+    standard_mode, placement = standard_modes[standard]
+    for name, raw in (
+        ("capture_content", overrides.get("capture_content")),
+        (OTEL_LLM_CAPTURE_CONTENT, env.get(OTEL_LLM_CAPTURE_CONTENT) or None),
+        (f"{where}: content.capture", file_content.get("capture")),
+    ):
+        if raw is not None:
+            mode = str(raw).strip().lower()
+            if mode not in CAPTURE_MODES:
+                raise ConfigError(f"{name}={raw!r} is not valid; accepted values: {', '.join(CAPTURE_MODES)}")
+            return mode, placement
+    return standard_mode, placement
+
+
+def _number(name: str, raw: Any, low: float, high: float | None, kind: type = float) -> Any:
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        value = kind(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}={raw!r} is not valid; give a number") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise ConfigError(f"{name}={raw!r} is not valid; give a number {bounds}")
+    return value
+
+
+def _content_settings(
+    overrides: Mapping[str, Any],
+    env: Mapping[str, str],
+    file_values: Mapping[str, Any],
+    config_file: str | None,
+) -> ContentSettings:
+    where = config_file or "config file"
+    file_content = file_values.get("content", {})
+    file_redaction = file_values.get("redaction", {})
+    for table, keys, raw in (
+        ("content", CONTENT_FILE_KEYS, file_content),
+        ("redaction", REDACTION_KEYS, file_redaction),
+    ):
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{where}: [{table}] must be a table")
+        unknown = set(raw) - keys
+        if unknown:
+            raise ConfigError(
+                f"{where}: [{table}] has unknown key(s) {sorted(unknown)}; accepted: {', '.join(sorted(keys))}"
+            )
+    kw_redaction = overrides.get("redaction") or {}
+    if not isinstance(kw_redaction, Mapping) or set(kw_redaction) - REDACTION_KEYS:
+        raise ConfigError(f"redaction must be a dict with keys from: {', '.join(sorted(REDACTION_KEYS))}")
+
+    mode, placement = _capture(overrides, env, file_content, where)
+
+    def pick(key: str, source: Mapping[str, Any], kw: Mapping[str, Any]) -> tuple[str, Any] | None:
+        """The strongest (name, value) for `key`: keyword, then environment, then file."""
+        if key in kw:
+            return key, kw[key]
+        variable = CONTENT_VARIABLES.get(key) or (OTEL_LLM_SAMPLE_RATE if key == "sample_rate" else None)
+        if variable and env.get(variable):
+            return variable, env[variable]
+        if key in source:
+            return f"{where}: {key}", source[key]
+        return None
+
+    values: dict[str, Any] = {"mode": mode, "placement": placement}
+    top_kw = {k: overrides[k] for k in ("sample_rate",) if k in overrides}
+    for key, low, high, kind in (
+        ("sample_rate", 0.0, 1.0, float),
+        ("queue_size", 1, None, int),
+        ("timeout_seconds", 0.001, None, float),
+        ("max_chars", 100, None, int),
+    ):
+        found = pick(key, file_content, top_kw)
+        if found:
+            values[key] = _number(found[0], found[1], low, high, kind)
+    found = pick("score_threshold", file_redaction, kw_redaction)
+    if found:
+        values["score_threshold"] = _number(found[0], found[1], 0.0, 1.0)
+    found = pick("operator", file_redaction, kw_redaction)
+    if found:
+        operator = str(found[1]).strip().lower()
+        if operator not in OPERATORS:
+            raise ConfigError(
+                f"{found[0]}={found[1]!r} is not valid; accepted values: {', '.join(OPERATORS)}"
+            )
+        values["operator"] = operator
+    found = pick("entities", file_redaction, kw_redaction)
+    if found:
+        raw = found[1]
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(
+                f"{found[0]}={raw!r} is not valid; give entity names such as EMAIL_ADDRESS,PHONE_NUMBER"
+            )
+        values["entities"] = tuple(i.strip().upper() for i in items if i.strip())
+    found = pick("allow_list", file_redaction, kw_redaction)
+    if found:
+        if not isinstance(found[1], list | tuple) or not all(isinstance(i, str) for i in found[1]):
+            raise ConfigError(f"{found[0]} must be a list of strings that are never redacted")
+        values["allow_list"] = tuple(found[1])
+    found = pick("spacy_model", file_redaction, kw_redaction)
+    if found:
+        values["spacy_model"] = str(found[1])
+    salt = pick("salt", {}, kw_redaction)  # a salt is never read from the config file itself
+    salt_file = pick("salt_file", file_redaction, kw_redaction)
+    if salt:
+        values["salt"] = str(salt[1])
+    elif salt_file:
+        try:
+            with open(salt_file[1], encoding="utf-8") as handle:
+                values["salt"] = handle.read().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"{salt_file[0]}={salt_file[1]!r}: cannot read the salt file ({exc.strerror})"
+            ) from None
+    if values.get("operator") == "hash" and not values.get("salt"):
+        raise ConfigError(
+            "the hash redaction operator needs a salt: set OTEL_LLM_REDACTION_SALT or "
+            "OTEL_LLM_REDACTION_SALT_FILE (there is no default salt)"
+        )
+    if "salt" in file_redaction:
+        raise ConfigError(f"{where}: [redaction] salt must not be in the config file; use salt_file")
+    return ContentSettings(**values)

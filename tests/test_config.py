@@ -87,7 +87,7 @@ def test_instrument_raises_config_error_before_patching(monkeypatch):
 def test_unknown_file_key_is_an_error(tmp_path):
     config = tmp_path / "typo.toml"
     config.write_text('[price."m"]\ninput_mtok = 1\noutput_mtok = 1\n')
-    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['price'\]; accepted: prices, providers"):
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['price'\]; accepted: content, prices, providers, redaction"):
         load_settings(environ={"OTEL_LLM_CONFIG": str(config)})
 
 
@@ -100,3 +100,52 @@ def test_prometheus_names_match_the_collector_translation():
     assert prometheus_name("gen_ai.client.token.usage", "{token}", "histogram") == "gen_ai_client_token_usage"
     assert prometheus_name("otel_llm.cost", "USD", "counter") == "otel_llm_cost_USD_total"
     assert prometheus_name("otel_llm.cost.unpriced", "{call}", "counter") == "otel_llm_cost_unpriced_total"
+
+
+def test_capture_mode_precedence_and_the_standard_variable():
+    assert load_settings(environ={}).content.mode == "off"
+    standard = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+    for value, mode, placement in (
+        ("NO_CONTENT", "off", "event"),
+        ("false", "off", "event"),
+        ("true", "all", "event"),
+        ("EVENT_ONLY", "all", "event"),
+        ("SPAN_ONLY", "all", "span"),
+        ("SPAN_AND_EVENT", "all", "span_and_event"),
+    ):
+        content = load_settings(environ={standard: value}).content
+        assert (content.mode, content.placement) == (mode, placement), value
+    # Ours wins over the standard one; the standard one still picks the placement.
+    content = load_settings(environ={standard: "SPAN_ONLY", "OTEL_LLM_CAPTURE_CONTENT": "sampled"}).content
+    assert (content.mode, content.placement) == ("sampled", "span")
+    assert load_settings({"capture_content": "all"}, {"OTEL_LLM_CAPTURE_CONTENT": "off"}).content.mode == "all"
+    with pytest.raises(ConfigError, match="OTEL_LLM_CAPTURE_CONTENT='some'.*off, sampled, all"):
+        load_settings(environ={"OTEL_LLM_CAPTURE_CONTENT": "some"})
+    with pytest.raises(ConfigError, match="OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"):
+        load_settings(environ={standard: "maybe"})
+
+
+def test_content_and_redaction_settings_from_file_env_and_keywords(tmp_path):
+    salt = tmp_path / "salt"
+    salt.write_text("pepper\n")
+    config = tmp_path / "otel-llm.toml"
+    config.write_text(
+        '[content]\ncapture = "sampled"\nsample_rate = 0.1\nmax_chars = 5000\n'
+        '[redaction]\noperator = "hash"\nentities = ["EMAIL_ADDRESS", "API_KEY"]\n'
+        f'allow_list = ["support@example.com"]\nsalt_file = "{salt}"\n'
+    )
+    content = load_settings(environ={"OTEL_LLM_CONFIG": str(config), "OTEL_LLM_SAMPLE_RATE": "0.5"}).content
+    assert content.mode == "sampled" and content.sample_rate == 0.5 and content.max_chars == 5000
+    assert content.operator == "hash" and content.salt == "pepper"
+    assert content.entities == ("EMAIL_ADDRESS", "API_KEY") and content.allow_list == ("support@example.com",)
+    assert "pepper" not in repr(content)
+    with pytest.raises(ConfigError, match="needs a salt"):
+        load_settings({"redaction": {"operator": "hash"}}, {})
+    with pytest.raises(ConfigError, match="OTEL_LLM_SAMPLE_RATE='2'.*between 0.0 and 1.0"):
+        load_settings(environ={"OTEL_LLM_SAMPLE_RATE": "2"})
+    with pytest.raises(ConfigError, match="accepted values: replace, mask, hash"):
+        load_settings(environ={"OTEL_LLM_REDACT_OPERATOR": "shred"})
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[redaction]\nsalt = "in-the-file"\n')
+    with pytest.raises(ConfigError, match="salt must not be in the config file"):
+        load_settings(environ={"OTEL_LLM_CONFIG": str(bad)})
