@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .messages import CallContent
 
 
 class Invocation:
@@ -33,6 +36,8 @@ class Invocation:
         "chunk_times",
         "attempts",
         "stream_state",
+        # Raw content (messages.CallContent) when the core decided this call's content may be captured.
+        "content",
         # Owned by the telemetry core.
         "span",
         "context",
@@ -73,6 +78,7 @@ class Invocation:
         self.attempts: list[str] = []
         # Scratch space for a provider's stream accumulator (e.g. finish reasons per choice).
         self.stream_state: Any = None
+        self.content: CallContent | None = None
         self.span: Any = None
         self.context: Any = None
         self.start_time = 0.0

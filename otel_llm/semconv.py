@@ -47,6 +47,16 @@ STREAM_CHUNKS = "otel_llm.stream.chunks"
 STREAM_END = "otel_llm.stream.end"
 PRICE_SOURCE = "otel_llm.cost.source"
 
+# Content (captured only when configured, always redacted first).
+GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
+GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
+GEN_AI_TOOL_DEFINITIONS = "gen_ai.tool.definitions"
+# Why a call's content was captured: all, sample (the review sample) or error.
+CONTENT_REASON = "otel_llm.content.reason"
+# True when some content was longer than the redaction limit and was cut before analysis.
+CONTENT_TRUNCATED = "otel_llm.content.truncated"
+
 # --- attribute values -----------------------------------------------------------------------------
 TOKEN_TYPE_INPUT = "input"
 TOKEN_TYPE_OUTPUT = "output"
@@ -64,6 +74,15 @@ METRIC_COST_SAVED = "otel_llm.cost.saved"
 METRIC_UNPRICED_CALLS = "otel_llm.cost.unpriced"
 METRIC_RETRY_ATTEMPTS = "otel_llm.retry.attempts"
 METRIC_SELF_ERRORS = "otel_llm.instrumentation.errors"
+METRIC_CONTENT_RECORDS = "otel_llm.content.records"
+METRIC_CONTENT_REDACTED = "otel_llm.content.redacted"
+METRIC_CONTENT_DROPPED = "otel_llm.content.dropped"
+METRIC_REDACTION_DURATION = "otel_llm.content.redaction.duration"
+
+# Metric attribute on redaction counts: the entity type (EMAIL_ADDRESS, API_KEY, ...).
+ENTITY_TYPE = "otel_llm.entity.type"
+# Metric attribute on dropped content: queue_full, redaction_error or timeout.
+DROP_REASON = "otel_llm.drop.reason"
 
 # Metric attribute only (not a span attribute): why a call had no price.
 UNPRICED_REASON = "otel_llm.unpriced.reason"

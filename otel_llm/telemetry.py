@@ -14,6 +14,7 @@ import os
 import queue
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
@@ -24,6 +25,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import semconv as sc
 from .config import Settings
+from .content import CONTENT, EVENT_NAME, ContentRecord
 from .cost import PriceBook
 from .invocation import Invocation
 from .version import __version__
@@ -37,9 +39,13 @@ _reported_steps: set[str] = set()
 
 
 class Telemetry:
-    def __init__(self, tracer: trace.Tracer, meter: metrics.Meter, prices: PriceBook) -> None:
+    def __init__(
+        self, tracer: trace.Tracer, meter: metrics.Meter, prices: PriceBook, event_logger: Any = None
+    ) -> None:
         self.tracer = tracer
         self.prices = prices
+        # Emits content events; None unless content capture is on.
+        self.event_logger = event_logger
         self.token_usage = meter.create_histogram(
             sc.METRIC_TOKEN_USAGE,
             unit="{token}",
@@ -82,6 +88,39 @@ class Telemetry:
             sc.METRIC_SELF_ERRORS,
             unit="{error}",
             description="Internal otel-llm failures that were swallowed (the app was not affected).",
+        )
+        self.content_records = meter.create_counter(
+            sc.METRIC_CONTENT_RECORDS,
+            unit="{record}",
+            description="Calls whose redacted content was emitted.",
+        )
+        self.content_redacted = meter.create_counter(
+            sc.METRIC_CONTENT_REDACTED,
+            unit="{entity}",
+            description="Personal data and secrets replaced in captured content, by entity type.",
+        )
+        self.content_drops = meter.create_counter(
+            sc.METRIC_CONTENT_DROPPED,
+            unit="{record}",
+            description="Calls whose content was dropped instead of exported, by reason.",
+        )
+        self.redaction_seconds = meter.create_histogram(
+            sc.METRIC_REDACTION_DURATION,
+            unit="s",
+            description="Time the background worker spent redacting one call's content.",
+            explicit_bucket_boundaries_advisory=[
+                0.001,
+                0.0025,
+                0.005,
+                0.01,
+                0.025,
+                0.05,
+                0.1,
+                0.25,
+                0.5,
+                1,
+                2.5,
+            ],
         )
 
     # -- span lifecycle --------------------------------------------------------------------------
@@ -163,8 +202,80 @@ class Telemetry:
         measurements.append((self.duration.record, end - inv.start_time, metric_attrs))
         span.set_attributes(attrs)
         end_ns = time.time_ns() - int((time.perf_counter() - end) * 1e9)
-        span.end(end_time=end_ns)
+        handed_over = False
+        if inv.content is not None and CONTENT.enabled:
+            try:
+                handed_over = self._hand_over_content(inv, attrs, error, end_ns)
+            except Exception as exc:
+                self.self_error("content", exc)
+        if not handed_over:
+            span.end(end_time=end_ns)
         METRIC_WORKER.submit(self, inv.context, measurements)
+
+    def _hand_over_content(
+        self, inv: Invocation, attrs: dict[str, Any], error: BaseException | None, end_ns: int
+    ) -> bool:
+        """Queue the call's raw content for the redaction worker. True when the worker now owns
+        ending the span (span placements): it sets the redacted content first."""
+        span_context = inv.span.get_span_context()
+        reason = CONTENT.reason(span_context.trace_id, error is not None)
+        if reason is None:
+            return False
+        settings = CONTENT.settings
+        owns_span = settings.placement in ("span", "span_and_event")
+        event_attributes = {
+            sc.GEN_AI_OPERATION_NAME: inv.operation,
+            sc.GEN_AI_PROVIDER_NAME: inv.provider,
+        }
+        for key in (sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_RESPONSE_MODEL, sc.GEN_AI_RESPONSE_ID, sc.ERROR_TYPE):
+            value = attrs.get(key) if key != sc.GEN_AI_REQUEST_MODEL else inv.request_model
+            if value:
+                event_attributes[key] = value
+        record = ContentRecord(
+            content=inv.content,
+            span_context=inv.context,
+            span=inv.span if owns_span else None,
+            end_ns=end_ns,
+            deadline=time.monotonic() + settings.timeout_seconds,
+            reason=reason,
+            attributes=event_attributes,
+            core=self,
+        )
+        return CONTENT.submit(record) and owns_span
+
+    # -- content (called by the content worker) ------------------------------------------------------
+
+    def emit_content_event(
+        self, ctx: Any, end_ns: int, attributes: dict[str, Any], body: dict[str, Any]
+    ) -> None:
+        if self.event_logger is None:
+            return
+        from opentelemetry._logs import LogRecord, SeverityNumber
+
+        self.event_logger.emit(
+            LogRecord(
+                timestamp=end_ns,
+                context=ctx,
+                severity_number=SeverityNumber.INFO,
+                body=body,
+                attributes=attributes,
+                event_name=EVENT_NAME,
+            )
+        )
+
+    def content_exported(self, entities: Any) -> None:
+        self.content_records.add(1)
+        for entity, count in entities.items():
+            self.content_redacted.add(count, {sc.ENTITY_TYPE: entity})
+
+    def content_dropped(self, count: int, reason: str) -> None:
+        try:
+            self.content_drops.add(count, {sc.DROP_REASON: reason})
+        except Exception as exc:
+            report_self_error("content_dropped", exc)
+
+    def redaction_duration(self, seconds: float) -> None:
+        self.redaction_seconds.record(seconds)
 
     def _record_usage_and_cost(
         self,
@@ -305,10 +416,21 @@ METRIC_WORKER = _MetricWorker()
 
 
 def report_self_error(step: str, exc: BaseException) -> None:
-    """Log an internal failure once per step, at debug level: the app must never notice us."""
+    """Log an internal failure once per step, at debug level: the app must never notice us.
+
+    Only the exception class and where it was raised: an exception message can quote content
+    (a provider error echoing the prompt, a parse error quoting the payload).
+    """
     if step not in _reported_steps:
         _reported_steps.add(step)
-        logger.debug("otel-llm internal error in %s (swallowed; the app is unaffected)", step, exc_info=exc)
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+        logger.debug(
+            "otel-llm internal error in %s: %s at %s (swallowed; the app is unaffected)",
+            step,
+            type(exc).__qualname__,
+            where,
+        )
 
 
 # -- provider resolution ----------------------------------------------------------------------------
@@ -326,6 +448,7 @@ class _State:
         # SDK providers we created ourselves (None when the app brought its own).
         self.own_tracer_provider: Any = None
         self.own_meter_provider: Any = None
+        self.own_logger_provider: Any = None
         self.own_exporters: list[Any] = []
         self.exit_hook_registered = False
 
@@ -349,6 +472,7 @@ def configure(settings: Settings) -> None:
         STATE.prices = PriceBook(dict(settings.price_overrides))
         STATE.core = None
         STATE.resolved = False
+    CONTENT.configure(settings.content)
     STATE.prices.warm_up()
 
 
@@ -369,6 +493,8 @@ _PLACEHOLDER_PROVIDERS = {
     "NoOpTracerProvider",
     "_ProxyMeterProvider",
     "NoOpMeterProvider",
+    "ProxyLoggerProvider",
+    "NoOpLoggerProvider",
 }
 
 
@@ -388,7 +514,15 @@ def _resolve() -> Telemetry | None:
         meter_provider = _own_meter_provider()
     tracer = trace.get_tracer(SCOPE, __version__, tracer_provider=tracer_provider)
     meter = metrics.get_meter(SCOPE, __version__, meter_provider=meter_provider)
-    return Telemetry(tracer, meter, STATE.prices)
+    event_logger = None
+    if settings.content.mode != "off":
+        from opentelemetry import _logs
+
+        logger_provider = _logs.get_logger_provider()
+        if not _is_configured(logger_provider):
+            logger_provider = _own_logger_provider()
+        event_logger = logger_provider.get_logger(SCOPE, __version__)
+    return Telemetry(tracer, meter, STATE.prices, event_logger)
 
 
 def _exporter_choice(variable: str) -> str:
@@ -477,6 +611,32 @@ def _own_meter_provider() -> Any:
     return provider
 
 
+def _own_logger_provider() -> Any:
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogRecordExporter
+    from opentelemetry.sdk.resources import Resource
+
+    if STATE.own_logger_provider is not None:
+        return STATE.own_logger_provider
+    provider = LoggerProvider(resource=Resource.create(), shutdown_on_exit=False)
+    choice = _exporter_choice("OTEL_LOGS_EXPORTER")
+    exporter: Any = None
+    if choice == "otlp":
+        if _otlp_protocol("LOGS") == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+        else:
+            from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+        exporter = OTLPLogExporter(**_otlp_exporter_options("LOGS"))
+    elif choice == "console":
+        exporter = ConsoleLogRecordExporter()
+    if exporter is not None:
+        provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+        STATE.own_exporters.append(exporter)
+    STATE.own_logger_provider = provider
+    _register_exit_hook()
+    return provider
+
+
 def _register_exit_hook() -> None:
     if not STATE.exit_hook_registered:
         STATE.exit_hook_registered = True
@@ -505,14 +665,21 @@ def flush(timeout_seconds: float = 5.0) -> bool:
     endpoint: the flush runs in a helper thread that is left to finish in the background.
     """
     deadline = time.monotonic() + timeout_seconds
-    drained = METRIC_WORKER.drain(timeout_seconds)
+    # Content first: the worker may still end spans and emit events.
+    drained = CONTENT.drain(timeout_seconds)
+    drained = METRIC_WORKER.drain(max(deadline - time.monotonic(), 0.001)) and drained
     timeout_seconds = max(deadline - time.monotonic(), 0.001)
     tracer_provider = STATE.own_tracer_provider or trace.get_tracer_provider()
     meter_provider = STATE.own_meter_provider or metrics.get_meter_provider()
+    providers = [tracer_provider, meter_provider]
+    if CONTENT.enabled:
+        from opentelemetry import _logs
+
+        providers.append(STATE.own_logger_provider or _logs.get_logger_provider())
     results: list[bool] = [drained]
 
     def run() -> None:
-        for provider in (tracer_provider, meter_provider):
+        for provider in providers:
             force_flush = getattr(provider, "force_flush", None)
             if force_flush is None:
                 continue

@@ -20,6 +20,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 
 from . import semconv as sc
+from .content import CONTENT
 from .invocation import Invocation
 from .telemetry import INVOCATION_KEY, Telemetry, get_core, report_self_error
 
@@ -41,6 +42,13 @@ class Adapter:
 
     def stream_end(self, inv: Invocation) -> None:
         """Called once when a stream ends, to turn accumulated chunk state into Invocation fields."""
+
+    def input_content(self, kwargs: dict[str, Any]) -> Any:
+        """The request's messages as a CallContent (only called when content may be captured)."""
+        return None
+
+    def output_content(self, inv: Invocation, result: Any) -> None:
+        """Fill `inv.content.output_messages` from a non-streamed result."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +86,29 @@ def _begin(
     except Exception as exc:
         core.self_error("start", exc)
         return None
+    if CONTENT.enabled:
+        try:
+            # Known now: `all`, or a call in the review sample (by its trace id). Failed calls
+            # of `sampled` mode get their input captured when they fail (see _failed).
+            if CONTENT.reason(inv.span.get_span_context().trace_id, failed=False) is not None:
+                inv.content = surface.adapter.input_content(kwargs)
+        except Exception as exc:
+            core.self_error("content", exc)
     return core, inv
 
 
-def _failed(core: Telemetry, inv: Invocation, exc: BaseException) -> None:
+def _failed(
+    core: Telemetry,
+    inv: Invocation,
+    exc: BaseException,
+    surface: Surface | None = None,
+    kwargs: dict[str, Any] | None = None,
+) -> None:
+    if inv.content is None and kwargs is not None and surface is not None and CONTENT.enabled:
+        try:
+            inv.content = surface.adapter.input_content(kwargs)
+        except Exception as err:
+            core.self_error("content", err)
     try:
         core.finish(inv, exc)
     except Exception as err:
@@ -99,6 +126,8 @@ def _on_result(core: Telemetry, surface: Surface, inv: Invocation, result: Any) 
             return result
         inv.end_time = time.perf_counter()
         surface.adapter.response(inv, result)
+        if inv.content is not None:
+            surface.adapter.output_content(inv, result)
     except Exception as exc:
         core.self_error("response", exc)
     try:
@@ -119,7 +148,7 @@ def call_sync(
     try:
         result = fn()
     except BaseException as exc:
-        _failed(core, inv, exc)
+        _failed(core, inv, exc, surface, kwargs)
         raise
     finally:
         otel_context.detach(token)
@@ -137,7 +166,7 @@ async def call_async(
     try:
         result = await fn()
     except BaseException as exc:
-        _failed(core, inv, exc)
+        _failed(core, inv, exc, surface, kwargs)
         raise
     finally:
         otel_context.detach(token)

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from opentelemetry import metrics, trace
+from opentelemetry import _logs, metrics, trace
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import (
     Counter,
     Histogram,
@@ -23,6 +25,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import otel_llm
+from otel_llm.content import CONTENT
 from otel_llm.telemetry import METRIC_WORKER
 from otel_llm.testing import MockProvider
 
@@ -40,6 +43,10 @@ _DELTA = {
         ObservableGauge,
     )
 }
+
+LOG_EXPORTER = InMemoryLogRecordExporter()
+_logs.set_logger_provider(LoggerProvider())
+_logs.get_logger_provider().add_log_record_processor(SimpleLogRecordProcessor(LOG_EXPORTER))
 
 SPAN_EXPORTER = InMemorySpanExporter()
 METRIC_READER = InMemoryMetricReader(preferred_temporality=_DELTA)
@@ -79,8 +86,19 @@ class Telemetry:
                     found.setdefault(metric.name, []).extend(metric.data.data_points)
         return found
 
+    def content_events(self) -> list[Any]:
+        """The content events emitted so far (waits for the content worker to finish)."""
+        assert otel_llm.flush(30)
+        return [
+            r.log_record
+            for r in LOG_EXPORTER.get_finished_logs()
+            if r.log_record.event_name == "gen_ai.client.inference.operation.details"
+        ]
+
     def reset(self) -> None:
+        CONTENT.drain(30)
         METRIC_WORKER.drain(10)
+        LOG_EXPORTER.clear()
         SPAN_EXPORTER.clear()
         METRIC_READER.get_metrics_data()
 

@@ -18,6 +18,10 @@ METRICS = {
     semconv.METRIC_UNPRICED_CALLS: ("{call}", "counter"),
     semconv.METRIC_RETRY_ATTEMPTS: ("{attempt}", "counter"),
     semconv.METRIC_SELF_ERRORS: ("{error}", "counter"),
+    semconv.METRIC_CONTENT_RECORDS: ("{record}", "counter"),
+    semconv.METRIC_CONTENT_REDACTED: ("{entity}", "counter"),
+    semconv.METRIC_CONTENT_DROPPED: ("{record}", "counter"),
+    semconv.METRIC_REDACTION_DURATION: ("s", "histogram"),
 }
 
 
@@ -44,7 +48,15 @@ def test_every_setting_is_documented():
     from otel_llm import config
 
     text = (DOCS / "configuration.md").read_text()
-    for variable in (config.OTEL_LLM_CONFIG, config.OTEL_LLM_PROVIDERS, config.OTEL_SDK_DISABLED):
-        assert variable in text
-    for key in (*config.FILE_KEYS, *config.PRICE_FIELDS):
-        assert key in text
+    for variable in (
+        config.OTEL_LLM_CONFIG,
+        config.OTEL_LLM_PROVIDERS,
+        config.OTEL_SDK_DISABLED,
+        config.OTEL_LLM_CAPTURE_CONTENT,
+        config.OTEL_GENAI_CAPTURE,
+        config.OTEL_LLM_SAMPLE_RATE,
+        *config.CONTENT_VARIABLES.values(),
+    ):
+        assert variable in text, variable
+    for key in (*config.FILE_KEYS, *config.PRICE_FIELDS, *config.CONTENT_FILE_KEYS, *config.REDACTION_KEYS, *config.KEYWORDS):
+        assert key in text, key

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -350,3 +351,68 @@ def test_prometheus_names_are_the_ones_the_semconv_helper_derives(stack, totals_
         sc.prometheus_name(sc.METRIC_COST, "USD", "counter"),
     }
     assert expected <= present, expected - present
+
+
+RAW_CONTENT_EVENT_APP = textwrap.dedent(
+    """
+    import sys, time
+    from opentelemetry import context, metrics, trace
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+    from otel_llm.cost import PriceBook
+    from otel_llm.telemetry import Telemetry
+
+    provider = LoggerProvider(resource=Resource.create({"service.name": "e2e-raw-content"}))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter()))
+    core = Telemetry(trace.get_tracer("e2e"), metrics.get_meter("e2e"), PriceBook({}), provider.get_logger("otel_llm"))
+    key, card, token = sys.argv[1:4]
+    body = {
+        "gen_ai.input.messages": [
+            {"role": "user", "parts": [{"type": "text", "content": f"use {key} and pay with {card}"}]},
+            {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "pay",
+                                              "arguments": {"api_key": "plain-value", "card": card}}]},
+        ],
+        "gen_ai.system_instructions": [{"type": "text", "content": f"Authorization: Bearer {token}"}],
+    }
+    core.emit_content_event(context.get_current(), time.time_ns(), {"gen_ai.operation.name": "chat"}, body)
+    provider.shutdown()
+    """
+)
+
+
+def test_collector_masks_secrets_in_raw_content_events(stack):
+    """The SDK's content event, as Telemetry.emit_content_event builds it, sent raw (as if the SDK's
+    redaction were off or had missed something): the collector masks keys, cards and tokens
+    inside the structured body and keeps the structure."""
+    openai_key = "sk-proj-" + "Rw4" * 10
+    card = "5500 0000 0000 0004"
+    token = "abcdefghijklmnopqrstuvwxyz012345"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+        "OTEL_EXPORTER_OTLP_ENDPOINT": stack.collector.otlp_http_endpoint,
+    }
+    subprocess.run(
+        [sys.executable, "-c", RAW_CONTENT_EVENT_APP, openai_key, card, token], env=env, check=True, timeout=60
+    )
+    from otel_llm.testing.stack import read_jsonl
+
+    def records():
+        found = []
+        for request in read_jsonl(stack.collector.logs_path):
+            for resource_logs in request.get("resourceLogs", []):
+                service = {a["key"]: a["value"] for a in resource_logs["resource"]["attributes"]}
+                if service.get("service.name", {}).get("stringValue") != "e2e-raw-content":
+                    continue
+                for scope_logs in resource_logs.get("scopeLogs", []):
+                    found.extend(scope_logs.get("logRecords", []))
+        return found
+
+    [record] = wait_until(records, 30, what="the raw content event")
+    assert record["eventName"] == "gen_ai.client.inference.operation.details"
+    raw = json.dumps(record)
+    for secret in (openai_key, card, card.replace(" ", ""), token, "plain-value"):
+        assert secret not in raw, secret
+    assert "kvlistValue" in record["body"]  # still a structured body
+    assert "gen_ai.input.messages" in raw and "****" in raw

@@ -65,3 +65,9 @@ def stop_sequences(value: Any) -> list[str] | None:
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
         return list(value)
     return None
+
+
+def missing_finish_reason(inv: Any) -> str | None:
+    """An output message's finish reason when the stream never gave one: "error" when the stream
+    failed, else none (closed early or dropped by the app: the generation did not finish)."""
+    return "error" if inv.response_attributes.get(sc.STREAM_END) == "error" else None

@@ -1,0 +1,348 @@
+"""Prompts and outputs: decided on the caller's thread, redacted and emitted on a background worker.
+
+The caller only decides whether a call's content is captured (`off`, `sampled`: the review sample
+by trace id plus failed calls, `all`) and hands the raw content to a bounded queue. A worker
+thread imports Presidio lazily, redacts, and only then emits the
+`gen_ai.client.inference.operation.details` event (a log record linked to the call's span) and,
+in the span placements, sets the redacted content on the span before ending it with the call's
+original end time. Redaction fails closed: a full queue, a redactor that fails to load or raises,
+or a record older than the timeout is dropped and counted, never exported raw.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry import trace
+
+from . import semconv as sc
+from .config import ContentSettings
+
+EVENT_NAME = "gen_ai.client.inference.operation.details"
+
+# Keys of the message JSON whose values are structure, not content: never sent to the redactor.
+STRUCTURAL_KEYS = frozenset({"type", "role", "finish_reason", "mime_type", "modality", "id"})
+# A value under a key like these is a secret whatever it looks like (tool arguments, JSON).
+SECRET_KEY = re.compile(
+    r"(?i)(pass(word|wd|phrase)?|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential)"
+)
+SECRET_PLACEHOLDER = "<SECRET>"
+
+REASON_ALL = "all"
+REASON_SAMPLE = "sample"
+REASON_ERROR = "error"
+
+
+def in_review_sample(trace_id: int, rate: float) -> bool:
+    """Deterministic by trace id (as the SDK's TraceIdRatioBased sampler): every process and every
+    signal agrees on which traces are in the review sample."""
+    if rate <= 0.0:
+        return False
+    if rate >= 1.0:
+        return True
+    return (trace_id & 0xFFFF_FFFF_FFFF_FFFF) < int(rate * (1 << 64))
+
+
+class ContentRecord:
+    """One call's raw content and the identifiers its event needs; lives only in the queue."""
+
+    __slots__ = (
+        "content",
+        "span_context",
+        "span",
+        "end_ns",
+        "deadline",
+        "reason",
+        "attributes",
+        "core",
+    )
+
+    def __init__(
+        self,
+        content: Any,
+        span_context: Any,
+        span: Any,
+        end_ns: int,
+        deadline: float,
+        reason: str,
+        attributes: dict[str, Any],
+        core: Any,
+    ) -> None:
+        self.content = content
+        self.span_context = span_context
+        self.span = span  # set only when the worker must put content on the span and end it
+        self.end_ns = end_ns
+        self.deadline = deadline
+        self.reason = reason
+        self.attributes = attributes
+        self.core = core
+
+
+def content_parts(content: Any) -> dict[str, Any]:
+    """The message JSON of a CallContent, keyed by the semantic-convention attribute names."""
+    parts: dict[str, Any] = {}
+    for key, value in (
+        (sc.GEN_AI_INPUT_MESSAGES, getattr(content, "input_messages", None)),
+        (sc.GEN_AI_OUTPUT_MESSAGES, getattr(content, "output_messages", None)),
+        (sc.GEN_AI_SYSTEM_INSTRUCTIONS, getattr(content, "system_instructions", None)),
+        (sc.GEN_AI_TOOL_DEFINITIONS, getattr(content, "tool_definitions", None)),
+    ):
+        if value:
+            parts[key] = value
+    return parts
+
+
+def collect_strings(value: Any, out: list[str], secrets: Counter[str], key: str | None = None) -> Any:
+    """Walk message JSON: string leaves go to `out` (to be redacted); values under secret-like keys
+    are replaced right away. Returns a template in which each collected leaf is an index."""
+    if isinstance(value, str):
+        if key is not None and key in STRUCTURAL_KEYS:
+            return _Literal(value)
+        if key is not None and SECRET_KEY.search(key):
+            secrets["SECRET"] += 1
+            return _Literal(SECRET_PLACEHOLDER)
+        out.append(value)
+        return _Slot(len(out) - 1)
+    if isinstance(value, dict):
+        return {k: collect_strings(v, out, secrets, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [collect_strings(item, out, secrets, key) for item in value]
+    if key is not None and SECRET_KEY.search(key) and value is not None:
+        secrets["SECRET"] += 1
+        return _Literal(SECRET_PLACEHOLDER)
+    return _Literal(value)
+
+
+def fill(template: Any, texts: list[str]) -> Any:
+    if isinstance(template, _Slot):
+        return texts[template.index]
+    if isinstance(template, _Literal):
+        return template.value
+    if isinstance(template, dict):
+        return {k: fill(v, texts) for k, v in template.items()}
+    if isinstance(template, list):
+        return [fill(item, texts) for item in template]
+    return template
+
+
+class _Slot:
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+class _Literal:
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class ContentPipeline:
+    """The bounded queue and the worker thread that redacts and emits content."""
+
+    def __init__(self) -> None:
+        self.settings = ContentSettings()
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=self.settings.queue_size)
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._redactor: Any = None
+        self._redactor_error: BaseException | None = None
+        self.redactor_factory: Callable[[ContentSettings], Any] = _default_redactor
+        self.notice_shown = False
+
+    def configure(self, settings: ContentSettings) -> None:
+        with self._lock:
+            self.settings = settings
+            self._redactor = None
+            self._redactor_error = None
+            self._pid = None  # a new queue of the configured size at the next submit
+        if settings.mode != "off":
+            # Load Presidio now, in the background, so the first captured call does not wait.
+            self._start()
+            try:
+                self._queue.put_nowait(_WARM_UP)
+            except queue.Full:
+                pass
+
+    # -- caller's thread ---------------------------------------------------------------------------
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.mode != "off"
+
+    def reason(self, trace_id: int, failed: bool) -> str | None:
+        """Why this call's content is captured, or None when it is not."""
+        mode = self.settings.mode
+        if mode == "all":
+            return REASON_ALL
+        if mode == "sampled":
+            if in_review_sample(trace_id, self.settings.sample_rate):
+                return REASON_SAMPLE
+            if failed:
+                return REASON_ERROR
+        return None
+
+    def submit(self, record: ContentRecord) -> bool:
+        """Queue a record without blocking; False (and counted) when the queue is full."""
+        if self._pid != os.getpid():  # first use, or a forked child with no worker thread
+            self._start()
+        try:
+            self._queue.put_nowait(record)
+            return True
+        except queue.Full:
+            record.core.content_dropped(1, "queue_full")
+            return False
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            # A queue copied by fork may hold the parent's records or a held lock: start afresh.
+            self._queue = queue.Queue(maxsize=self.settings.queue_size)
+            self._redactor = None
+            threading.Thread(target=self._run, name="otel-llm-content", daemon=True).start()
+            self._pid = os.getpid()
+
+    def drain(self, timeout_seconds: float) -> bool:
+        """Wait until every queued record is emitted or dropped; False when the deadline passed."""
+        if self._pid != os.getpid():
+            return True
+        done = threading.Event()
+        try:
+            self._queue.put(done, timeout=timeout_seconds)
+        except queue.Full:
+            return False
+        return done.wait(timeout_seconds)
+
+    # -- worker thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            if item is _WARM_UP:
+                self._get_redactor(None)
+                continue
+            try:
+                self._process(item)
+            except Exception as exc:  # never let one record stop the worker
+                item.core.self_error("content", exc)
+                item.core.content_dropped(1, "redaction_error")
+                _end_span(item)
+
+    def _process(self, record: ContentRecord) -> None:
+        core = record.core
+        if time.monotonic() > record.deadline:
+            core.content_dropped(1, "timeout")
+            _end_span(record)
+            return
+        redactor = self._get_redactor(core)
+        if redactor is None:
+            core.content_dropped(1, "redaction_error")
+            _end_span(record)
+            return
+        texts: list[str] = []
+        secrets: Counter[str] = Counter()
+        template = collect_strings(content_parts(record.content), texts, secrets)
+        started = time.perf_counter()
+        try:
+            result = redactor.redact(texts)
+        except Exception as exc:
+            core.self_error("redaction", exc)
+            core.content_dropped(1, "redaction_error")
+            _end_span(record)
+            return
+        core.redaction_duration(time.perf_counter() - started)
+        if time.monotonic() > record.deadline:
+            core.content_dropped(1, "timeout")
+            _end_span(record)
+            return
+        if len(result.texts) != len(texts):
+            raise RuntimeError("the redactor returned a different number of texts")
+        redacted = fill(template, list(result.texts))
+        entities = Counter(result.entities)
+        entities.update(secrets)
+        attributes = dict(record.attributes)
+        attributes[sc.CONTENT_REASON] = record.reason
+        if any(result.truncated):
+            attributes[sc.CONTENT_TRUNCATED] = True
+        placement = self.settings.placement
+        if placement in ("span", "span_and_event") and record.span is not None:
+            record.span.set_attributes(
+                {key: json.dumps(value, ensure_ascii=False) for key, value in redacted.items()}
+            )
+            if attributes.get(sc.CONTENT_TRUNCATED):
+                record.span.set_attribute(sc.CONTENT_TRUNCATED, True)
+        _end_span(record)
+        if placement in ("event", "span_and_event"):
+            core.emit_content_event(record.span_context, record.end_ns, attributes, redacted)
+        core.content_exported(entities)
+
+    def _get_redactor(self, core: Any) -> Any:
+        if self._redactor is not None:
+            return self._redactor
+        if self._redactor_error is not None:
+            return None
+        try:
+            self._redactor = self.redactor_factory(self.settings)
+        except Exception as exc:  # fail closed: without a redactor nothing is exported
+            self._redactor_error = exc
+            if core is not None:
+                core.self_error("redactor_init", exc)
+            else:
+                from .telemetry import report_self_error
+
+                report_self_error("redactor_init", exc)
+            return None
+        notice = getattr(self._redactor, "notice", None)
+        if notice and not self.notice_shown:
+            self.notice_shown = True
+            import logging
+
+            logging.getLogger("otel_llm").warning("otel-llm content redaction: %s", notice)
+        return self._redactor
+
+
+_WARM_UP = object()
+
+
+def _end_span(record: ContentRecord) -> None:
+    span, record.span = record.span, None
+    if span is not None:
+        span.end(end_time=record.end_ns)
+
+
+def _default_redactor(settings: ContentSettings) -> Any:
+    # Imported here, on the worker thread: Presidio and spaCy take seconds to load.
+    from .redaction import RedactionSettings, Redactor
+
+    return Redactor(
+        RedactionSettings(
+            entities=settings.entities,
+            score_threshold=settings.score_threshold,
+            operator=settings.operator,
+            salt=settings.salt,
+            allow_list=settings.allow_list,
+            max_chars=settings.max_chars,
+            spacy_model=settings.spacy_model,
+        )
+    )
+
+
+def span_context_of(span: Any) -> Any:
+    return trace.set_span_in_context(span)
+
+
+CONTENT = ContentPipeline()
