@@ -152,27 +152,25 @@ class ContentPipeline:
 
     def __init__(self) -> None:
         self.settings = ContentSettings()
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=self.settings.queue_size)
+        # Unbounded as a data structure; submit() enforces settings.queue_size, so a new
+        # configuration never strands records in a replaced queue.
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._pid: int | None = None
+        # The redactor and the settings it was built for (rebuilt when the settings change).
         self._redactor: Any = None
+        self._redactor_settings: ContentSettings | None = None
         self._redactor_error: BaseException | None = None
         self.redactor_factory: Callable[[ContentSettings], Any] = _default_redactor
         self.notice_shown = False
 
     def configure(self, settings: ContentSettings) -> None:
-        with self._lock:
-            self.settings = settings
-            self._redactor = None
-            self._redactor_error = None
-            self._pid = None  # a new queue of the configured size at the next submit
+        self.settings = settings
         if settings.mode != "off":
+            _import_modules_sdks_peek_at()
             # Load Presidio now, in the background, so the first captured call does not wait.
             self._start()
-            try:
-                self._queue.put_nowait(_WARM_UP)
-            except queue.Full:
-                pass
+            self._queue.put(_WARM_UP)
 
     # -- caller's thread ---------------------------------------------------------------------------
 
@@ -196,20 +194,20 @@ class ContentPipeline:
         """Queue a record without blocking; False (and counted) when the queue is full."""
         if self._pid != os.getpid():  # first use, or a forked child with no worker thread
             self._start()
-        try:
-            self._queue.put_nowait(record)
-            return True
-        except queue.Full:
+        if self._queue.qsize() >= self.settings.queue_size:
             record.core.content_dropped(1, "queue_full")
             return False
+        self._queue.put(record)
+        return True
 
     def _start(self) -> None:
         with self._lock:
             if self._pid == os.getpid():
                 return
             # A queue copied by fork may hold the parent's records or a held lock: start afresh.
-            self._queue = queue.Queue(maxsize=self.settings.queue_size)
+            self._queue = queue.SimpleQueue()
             self._redactor = None
+            self._redactor_settings = None
             threading.Thread(target=self._run, name="otel-llm-content", daemon=True).start()
             self._pid = os.getpid()
 
@@ -218,10 +216,7 @@ class ContentPipeline:
         if self._pid != os.getpid():
             return True
         done = threading.Event()
-        try:
-            self._queue.put(done, timeout=timeout_seconds)
-        except queue.Full:
-            return False
+        self._queue.put(done)
         return done.wait(timeout_seconds)
 
     # -- worker thread ---------------------------------------------------------------------------
@@ -291,12 +286,12 @@ class ContentPipeline:
         core.content_exported(entities)
 
     def _get_redactor(self, core: Any) -> Any:
-        if self._redactor is not None:
+        settings = self.settings
+        if self._redactor_settings is settings:
             return self._redactor
-        if self._redactor_error is not None:
-            return None
+        self._redactor, self._redactor_settings, self._redactor_error = None, settings, None
         try:
-            self._redactor = self.redactor_factory(self.settings)
+            self._redactor = self.redactor_factory(settings)
         except Exception as exc:  # fail closed: without a redactor nothing is exported
             self._redactor_error = exc
             if core is not None:
@@ -316,6 +311,23 @@ class ContentPipeline:
 
 
 _WARM_UP = object()
+
+# Modules the provider SDKs look up in sys.modules without importing them (openai and anthropic
+# check for a loaded legacy `httpx` on every response). spaCy imports httpx, so if the content
+# worker's import of Presidio were the first, an app thread could find it half-initialised.
+PEEKED_MODULES = ("httpx",)
+
+
+def _import_modules_sdks_peek_at() -> None:
+    import importlib
+    import importlib.util
+
+    for name in PEEKED_MODULES:
+        try:
+            if importlib.util.find_spec(name) is not None:
+                importlib.import_module(name)
+        except Exception:  # noqa: S110 - not installed or broken: then nobody can peek at it either
+            pass
 
 
 def _end_span(record: ContentRecord) -> None:

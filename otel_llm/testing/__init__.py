@@ -64,7 +64,8 @@ Deterministic usage
 
 Steering headers (send with ``extra_headers=`` or the client's ``default_headers=``)
 ------------------------------------------------------------------------------------
-``x-mock-chunks: N``, ``x-mock-output: <text>`` (overrides the reply, one chunk per word; also overrides
+``x-mock-chunks: N``, ``x-mock-output: <text>`` or ``x-mock-output-base64: <base64 of UTF-8 text>`` for
+replies with newlines (overrides the reply, one chunk per word; also overrides
 structured output, so invalid JSON can be produced), ``x-mock-cached-tokens``, ``x-mock-cache-creation-tokens``,
 ``x-mock-reasoning-tokens``, ``x-mock-fault: <fault>``.
 

@@ -659,12 +659,23 @@ def _make_ctx(
         model=model,
         stream=stream,
         chunks=_int_header(headers, "x-mock-chunks", DEFAULT_CHUNKS),
-        output=headers.get("x-mock-output"),
+        output=_output_header(headers),
         cached=_int_header(headers, "x-mock-cached-tokens", 0),
         cache_creation=_int_header(headers, "x-mock-cache-creation-tokens", 0),
         reasoning=_int_header(headers, "x-mock-reasoning-tokens", 0),
         overrides=overrides,
     )
+
+
+def _output_header(headers: Mapping[str, str]) -> str | None:
+    """`x-mock-output`, or `x-mock-output-base64` for replies a header cannot carry (newlines)."""
+    encoded = headers.get("x-mock-output-base64")
+    if encoded is not None:
+        try:
+            return base64.b64decode(encoded).decode("utf-8")
+        except ValueError:
+            raise _BadRequest("x-mock-output-base64: not valid base64 of UTF-8 text") from None
+    return headers.get("x-mock-output")
 
 
 def _snippet(ctx: _Ctx) -> str:

@@ -1,0 +1,1009 @@
+"""Redaction engine for captured content: Presidio's recognizers plus secret recognizers, offline.
+
+The content pipeline's background worker imports this module lazily (importing Presidio takes about
+a second) and calls `Redactor.redact()` with the texts of one call. Nothing here reaches the network:
+tldextract (used by Presidio's e-mail recognizer) is pinned to its bundled public-suffix snapshot and
+a spaCy model is only loaded when it is already installed or named by path, never downloaded.
+
+Speed (see benchmarks/redaction.py) comes from running Presidio's own recognizers differently, not
+from weaker ones: one pass per batch over the joined texts, recognizers skipped when a cheap test
+shows they cannot match or cannot reach the score threshold, the phone matcher run only on the few
+windows of a text that can hold a phone number, and a cache of results by content hash.
+"""
+
+from __future__ import annotations
+
+import os
+
+# tldextract reads this when it is first imported (Presidio imports it): an empty list of
+# suffix-list URLs means "use the bundled snapshot", so it never fetches the list over HTTP.
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+
+import bisect  # noqa: E402
+import functools  # noqa: E402
+import hashlib  # noqa: E402
+import hmac  # noqa: E402
+import re  # noqa: E402
+import threading  # noqa: E402
+import unicodedata  # noqa: E402
+from collections import Counter, OrderedDict  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import phonenumbers  # noqa: E402
+import regex  # noqa: E402
+import tldextract  # noqa: E402
+from phonenumbers import PhoneNumberMatcher  # noqa: E402
+from presidio_analyzer import EntityRecognizer, LocalRecognizer, PatternRecognizer, RecognizerResult  # noqa: E402
+from presidio_analyzer.predefined_recognizers import (  # noqa: E402
+    EmailRecognizer,
+    IbanRecognizer,
+    PhoneRecognizer,
+    SpacyRecognizer,
+)
+from presidio_analyzer.recognizer_registry import RecognizerRegistryProvider  # noqa: E402
+
+try:  # the matcher's own candidate pattern; only used for an exact shortcut, so optional
+    from phonenumbers.phonenumbermatcher import _PATTERN as _PHONE_CANDIDATE
+except ImportError:  # pragma: no cover - depends on the phonenumbers version
+    _PHONE_CANDIDATE = None
+
+__all__ = ["RedactionResult", "RedactionSettings", "Redactor", "SECRET_ENTITIES"]
+
+# Presidio's PhoneRecognizer default regions ("GB" is the ISO code phonenumbers uses; "UK" is
+# accepted as an alias).
+DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR")
+# Standard English pipelines, best NER first; used only when importable (spacy.util.is_package).
+STANDARD_SPACY_MODELS = ("en_core_web_lg", "en_core_web_md", "en_core_web_sm")
+# NER labels kept: names, places and nationality/religious/political groups. DATE/TIME from NER
+# are noisy ("Tuesday") and dates are already found by Presidio's pattern recognizer;
+# ORGANIZATION has many false positives (Presidio ignores it by default too).
+NER_ENTITIES = ("PERSON", "LOCATION", "NRP")
+SECRET_ENTITIES = (
+    "PRIVATE_KEY",
+    "API_KEY",
+    "AWS_ACCESS_KEY",
+    "AWS_SECRET_KEY",
+    "JWT",
+    "BEARER_TOKEN",
+    "PASSWORD",
+    "SECRET",
+)
+NO_NER_NOTICE = (
+    "otel-llm redaction: no spaCy NER model is installed, so names and places (PERSON, LOCATION, "
+    "NRP) are not detected in captured content; e-mail addresses, phone numbers, cards, IBANs, "
+    "IPs, URLs, SSNs and secrets are. Install a spaCy English pipeline package (en_core_web_lg, "
+    "en_core_web_md or en_core_web_sm) or name a saved pipeline in the redaction settings."
+)
+OPERATORS = ("replace", "mask", "hash")
+CACHE_ENTRIES = 4096
+# Texts of one batch are joined with this separator for a single pass of every recognizer;
+# findings are mapped back to their text (and clipped at text boundaries).
+_BATCH_SEPARATOR = "\n\n"
+# Presidio's LemmaContextAwareEnhancer defaults: +0.35, at least 0.4, five words before the match.
+_CONTEXT_BOOST = 0.35
+_CONTEXT_MIN_SCORE = 0.4
+_CONTEXT_WORDS = 5
+_CONTEXT_CHARS = 120
+_WORD = re.compile(r"\w+")
+# When overlapping findings are merged into one placeholder, the label is the most specific one:
+# secrets first (a password inside something that also looks like an e-mail address is a
+# password), then by score and length.
+_LABEL_RANK = {entity: len(SECRET_ENTITIES) - i for i, entity in enumerate(SECRET_ENTITIES)}
+
+
+@dataclass(frozen=True)
+class RedactionSettings:
+    """What to detect and how to replace it. Invalid values raise `ValueError` in `Redactor()`."""
+
+    entities: tuple[str, ...] | None = None
+    score_threshold: float = 0.5
+    operator: str = "replace"
+    salt: str | None = None
+    allow_list: tuple[str, ...] = ()
+    max_chars: int = 20_000
+    spacy_model: str | None = None
+    phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS
+
+
+@dataclass
+class RedactionResult:
+    texts: list[str]
+    entities: Counter
+    truncated: list[bool]
+
+
+# ---------------------------------------------------------------------------------------------
+# Secret recognizers
+# ---------------------------------------------------------------------------------------------
+
+_SECRET_KEY_WORDS = (
+    r"api[_-]?key|apikey|access[_-]?key|secret(?:[_-]?key)?|client[_-]?secret|token|access[_-]?token"
+    r"|refresh[_-]?token|id[_-]?token|auth[_-]?token|bearer[_-]?token|private[_-]?key|credentials?"
+    r"|x-session|session[_-]?(?:id|token|secret|key)"
+)
+_PASSWORD_KEY_WORDS = r"password|passwd|pwd|passphrase"
+# Values that are placeholders, not secrets.
+_NOT_A_VALUE = r"(?!(?i:null|none|true|false|undefined|\*+|x{3,}|<[^>\n]*>|\$\{[^}\n]*\}|\{\{[^}\n]*\}\}|\[redacted\])(?![\w-]))"
+
+
+def _key_value_patterns(key_words: str) -> list[re.Pattern[str]]:
+    """Value under a key named like one of `key_words`, matched at a key word: JSON, escaped
+    JSON, Python repr, quoted and bare key=value. The key must end with the word, so
+    `max_tokens` is no token."""
+    key = rf"(?i:{key_words})(?![A-Za-z0-9_-])"
+    return [
+        # "password": "x"  (JSON string grammar for the value)
+        re.compile(rf"{key}\"\s*:\s*\"{_NOT_A_VALUE}(?P<v>(?:[^\"\\\n]|\\.)+)\""),
+        # \"password\": \"x\"  (JSON inside a JSON string, e.g. tool-call arguments in an error)
+        re.compile(rf"{key}\\\"\s*:\s*\\\"{_NOT_A_VALUE}(?P<v>(?:[^\"\\\n]|\\\\\\\"|\\[^\"])+)\\\""),
+        # 'password': 'x'  (Python repr in exception messages)
+        re.compile(rf"{key}'\s*:\s*'{_NOT_A_VALUE}(?P<v>(?:[^'\\\n]|\\.)+)'"),
+        # password = "x y"  /  password: 'x'
+        re.compile(rf"{key}\s*[:=]\s*(?P<q>[\"']){_NOT_A_VALUE}(?P<v>[^\"'\n]+)(?P=q)"),
+        # password=x  /  password: x  /  ?token=x&  (unquoted: up to a delimiter)
+        re.compile(rf"{key}[\"']?\s*[:=]\s*{_NOT_A_VALUE}(?P<u>[^\s\"'`,;&)\]}}<>]+)"),
+    ]
+
+
+@dataclass(frozen=True)
+class _SecretSpec:
+    """How one kind of secret is found. Regular expressions only run where a plain substring
+    search (str.find is far cheaper than a regex scan) shows they can match: a scan pattern when
+    one of its literals is in the text, an anchored pattern at each place one of the anchor words
+    occurs (compared after case folding, as the patterns' (?i:...) groups match)."""
+
+    entity: str
+    score: float
+    # (pattern searched through the whole text, literals one of which every match contains)
+    scans: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = ()
+    # patterns that start with one of the anchor words, tried where one occurs
+    anchor_words: tuple[str, ...] = ()
+    anchored: tuple[re.Pattern[str], ...] = ()
+
+
+# A pattern's group "v" (or "u" for an unquoted value, which gives back trailing sentence
+# punctuation) is the span redacted; without one, the whole match. Patterns start with their
+# literal and check what precedes it with a look-behind after it, so the scan is a fast literal
+# search.
+_SECRET_SPECS = (
+    _SecretSpec(
+        "PRIVATE_KEY",
+        1.0,
+        (
+            (
+                re.compile(
+                    r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+                    r"(?:.*?-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+                    r"|(?:[A-Za-z0-9+/=\s:,.-]|\\[nrt])*)",  # a block cut off (truncated, echoed)
+                    re.DOTALL,
+                ),
+                ("PRIVATE KEY",),
+            ),
+        ),
+    ),
+    _SecretSpec(
+        "API_KEY",
+        0.95,
+        (
+            # OpenAI (sk-, sk-proj-, sk-svcacct-, sk-admin-) and Anthropic (sk-ant-api03-...)
+            (re.compile(r"sk-(?<![A-Za-z0-9_-]sk-)(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{20,}(?![A-Za-z0-9_-])"), ("sk-",)),
+            (re.compile(r"AIza(?<![A-Za-z0-9_-]AIza)[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), ("AIza",)),  # Google
+            (  # GitHub
+                re.compile(r"gh[pousr]_(?<![A-Za-z0-9_]gh[pousr]_)[A-Za-z0-9]{36,255}(?![A-Za-z0-9_])"),
+                ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+            ),
+            (re.compile(r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,255}(?![A-Za-z0-9_])"), ("github_pat_",)),
+            (re.compile(r"xox[abposr]-(?<![A-Za-z0-9-]xox[abposr]-)[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])"), ("xox",)),  # Slack
+            (re.compile(r"xapp-(?<![A-Za-z0-9-]xapp-)\d-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])"), ("xapp-",)),
+        ),
+    ),
+    _SecretSpec(
+        "AWS_ACCESS_KEY",
+        0.95,
+        (
+            (
+                re.compile(
+                    r"A(?:KIA|SIA|BIA|CCA|GPA|IDA|IPA|NPA|NVA|PKA|ROA)(?<![A-Z0-9]A...)[A-Z0-9]{16}(?![A-Z0-9])"
+                ),
+                ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AIPA", "ANPA", "ANVA", "APKA", "AROA"),
+            ),
+        ),
+    ),
+    _SecretSpec(
+        "AWS_SECRET_KEY",
+        0.95,
+        anchor_words=("aws", "secret"),
+        anchored=(
+            re.compile(
+                r"(?i:aws_?secret_?(?:access_?)?key|secret_?access_?key)\\?[\"']?\s*[:=]\s*\\?[\"']?"
+                r"(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
+            ),
+        ),
+    ),
+    _SecretSpec(
+        "JWT",
+        0.95,
+        ((re.compile(r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), ("eyJ",)),),
+    ),
+    _SecretSpec(
+        "BEARER_TOKEN",
+        0.9,
+        anchor_words=("bearer",),
+        anchored=(re.compile(r"(?i:bearer)\s+(?P<v>(?=[A-Za-z0-9._~+/-]*[0-9])[A-Za-z0-9._~+/-]{8,}=*)"),),
+    ),
+    _SecretSpec(
+        "PASSWORD",
+        0.9,
+        (
+            # scheme://user:password@host
+            (
+                re.compile(r"(?i:\b[a-z][a-z0-9+.-]{1,30}://)[^\s:/@\"'<>]{0,100}:(?P<v>[^\s@/\"'<>]{1,200})@"),
+                ("://",),
+            ),
+        ),
+        anchor_words=("authorization", "password", "passwd", "pwd", "passphrase"),
+        anchored=(
+            # Authorization: Basic base64(user:password)
+            re.compile(r"(?i:authorization)\\?[\"']?\s*[:=]\s*\\?[\"']?(?i:basic)\s+(?P<v>[A-Za-z0-9+/]{8,}={0,2})"),
+            # "my password is hunter2" (the value must hold a digit, so "password is wrong" stays)
+            re.compile(r"(?i:password\s+(?:is|was)\s*:?\s+)(?P<u>(?=\S*[0-9])[^\s\"'<>]{4,})"),
+            *_key_value_patterns(_PASSWORD_KEY_WORDS),
+        ),
+    ),
+    _SecretSpec(
+        "SECRET",
+        0.85,
+        anchor_words=(
+            "api_key", "api-key", "apikey", "access_key", "access-key", "accesskey", "secret",
+            "token", "credential", "authorization", "x-session", "session", "private_key",
+            "private-key", "privatekey", "key",
+        ),
+        anchored=(
+            *_key_value_patterns(_SECRET_KEY_WORDS),
+            # Authorization: <scheme> <credentials> (Bearer and Basic also have their own entity)
+            re.compile(r"(?i:authorization)\\?[\"']?\s*[:=]\s*\\?[\"']?(?P<v>(?:[A-Za-z]+ +)?[^\s\"'\\,;]+)"),
+            # "the service token 9dTw...": a long value with letters and digits after the word
+            re.compile(
+                r"(?i:token|key|secret)\s+(?:is\s+)?"
+                r"(?P<v>(?=[A-Za-z0-9._~+/-]*[0-9])(?=[A-Za-z0-9._~+/-]*[A-Za-z])[A-Za-z0-9._~+/-]{16,})"
+            ),
+        ),
+    ),
+)
+_TRAILING_PUNCTUATION = ".,;:!?)]}"
+_last_folded: tuple[str, str] = ("", "")
+
+
+def _casefolded(text: str) -> str:
+    """text.casefold(), kept for the next caller: every secret recognizer asks for the same text."""
+    global _last_folded
+    if _last_folded[0] is not text:
+        _last_folded = (text, text.casefold())
+    return _last_folded[1]
+
+
+class SecretRecognizer(LocalRecognizer):
+    """Presidio recognizer for one kind of secret (API keys, tokens, private keys, passwords...)."""
+
+    def __init__(self, spec: _SecretSpec) -> None:
+        self.spec = spec
+        # where case folding changes the text's length, anchors are found by regex instead
+        self._anchor = re.compile("|".join(map(re.escape, spec.anchor_words)), re.IGNORECASE) if spec.anchor_words else None
+        super().__init__(supported_entities=[spec.entity], name=f"otel_llm.{spec.entity}", supported_language="en")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        results = []
+        for pattern, literals in self.spec.scans:
+            if any(literal in text for literal in literals):
+                results += [self._result(text, match) for match in pattern.finditer(text)]
+        for position in self._anchors(text):
+            for pattern in self.spec.anchored:
+                match = pattern.match(text, position)
+                if match:
+                    results.append(self._result(text, match))
+        return EntityRecognizer.remove_duplicates([r for r in results if r.end > r.start])
+
+    def _anchors(self, text: str) -> list[int]:
+        if not self.spec.anchor_words:
+            return []
+        folded = _casefolded(text)
+        if len(folded) != len(text):
+            return [m.start() for m in self._anchor.finditer(text)]
+        positions = []
+        for word in self.spec.anchor_words:
+            position = folded.find(word)
+            while position >= 0:
+                positions.append(position)
+                position = folded.find(word, position + 1)
+        return sorted(set(positions))
+
+    def _result(self, text: str, match: re.Match[str]) -> RecognizerResult:
+        groups = match.re.groupindex
+        if "u" in groups:
+            start, end = match.span("u")
+            # an unquoted value followed by sentence punctuation: the punctuation is not the value
+            while end - start > 1 and text[end - 1] in _TRAILING_PUNCTUATION:
+                end -= 1
+        else:
+            start, end = match.span("v") if "v" in groups else match.span()
+        return RecognizerResult(
+            entity_type=self.spec.entity,
+            start=start,
+            end=end,
+            score=self.spec.score,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Presidio recognizers, run faster with the same findings
+# ---------------------------------------------------------------------------------------------
+
+# A bundled-snapshot extractor owned by us, so the e-mail check stays offline even when the
+# process set TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS to real URLs before we were imported.
+_OFFLINE_TLD = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+
+
+class OfflineEmailRecognizer(EmailRecognizer):
+    def validate_result(self, pattern_text: str) -> bool:
+        return _OFFLINE_TLD(pattern_text).fqdn != ""
+
+
+# Characters that can never be inside a phonenumbers match candidate (digits, its punctuation,
+# plus signs, brackets, and the letters of extension labels such as "ext", "anexo", "int" are)
+# and are not ':' (its time-stamp check reads past the candidate). Splitting a text at them and
+# keeping one of them as context on each side gives every candidate the same neighbours, so the
+# matcher finds exactly what it finds in the whole text.
+_PHONE_BREAKERS = "bcdfghjklmpqruvwyzBCDFGHJKLMPQRUVWYZ\"'{}<>|!?*&@\\\\^`_$%\\n\\r"
+# The shortest valid national significant number in phonenumbers' metadata is 4 digits, so a
+# window with fewer digits cannot hold a valid number in any region.
+_PHONE_MIN_DIGITS = min(
+    min(phonenumbers.PhoneMetadata.metadata_for_region(region).general_desc.possible_length or [2])
+    for region in phonenumbers.SUPPORTED_REGIONS
+)
+_PHONE_WINDOW = re.compile(
+    rf"(?<![^{_PHONE_BREAKERS}])(?:[^{_PHONE_BREAKERS}\d]*\d){{{_PHONE_MIN_DIGITS}}}[^{_PHONE_BREAKERS}]*"
+)
+# No candidate with more digits can be valid: a national significant number has at most 17
+# (phonenumbers' limit), and a country code, national prefix or carrier code add fewer than 13.
+_PHONE_MAX_DIGITS = 30
+_PLUS_CHARS = "+\uff0b"
+_FIRST_DIGIT_OR_PLUS = re.compile(rf"[\d{_PLUS_CHARS}]")
+_DIGIT_RUN = re.compile(r"\d+")
+
+
+class _ScreenedMatcher(PhoneNumberMatcher):
+    """PhoneNumberMatcher that skips parsing candidates that cannot be valid in its region.
+
+    Parsing a candidate without a plus sign or international prefix yields a suffix of its digits
+    (after a national prefix, carrier code or the country code itself) as the national
+    significant number; if no suffix can be valid (see _RegionScreen), phonenumbers would reject
+    the candidate too. Only that parse is skipped: the matcher's own candidate search and
+    inner-match logic run unchanged. (If a phonenumbers release renames this hook, nothing is
+    skipped and results stay exact.)
+    """
+
+    def __init__(self, text: str, region: str, leniency: int, screen: _RegionScreen) -> None:
+        super().__init__(text, region, leniency=leniency)
+        self._screen = screen
+
+    def _parse_and_verify(self, candidate, offset):
+        if not self._screen.may_be_valid(candidate):
+            return None
+        return super()._parse_and_verify(candidate, offset)
+
+
+class _RegionScreen:
+    """Whether digits can parse to a valid number in a region: the national significant number
+    must match one of the number types (fixed line, mobile, toll free, ...) of a region with the
+    same country code, at one of that type's lengths (phonenumbers' own validity rule)."""
+
+    _TYPES = (
+        "fixed_line",
+        "mobile",
+        "toll_free",
+        "premium_rate",
+        "shared_cost",
+        "personal_number",
+        "voip",
+        "pager",
+        "uan",
+        "voicemail",
+    )
+
+    def __init__(self, region: str) -> None:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        by_length: dict[int, list[str]] = {}
+        for other in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(metadata.country_code, (region,)):
+            other_metadata = phonenumbers.PhoneMetadata.metadata_for_region(other)
+            general = other_metadata.general_desc
+            for name in self._TYPES:
+                desc = getattr(other_metadata, name, None)
+                if desc is None or not desc.national_number_pattern:
+                    continue
+                for length in desc.possible_length or general.possible_length or ():
+                    if length > 0:
+                        by_length.setdefault(length, []).append(desc.national_number_pattern)
+        self.by_length = {n: re.compile("|".join(f"(?:{p})" for p in ps)) for n, ps in by_length.items()}
+        self.idd = re.compile(metadata.international_prefix or "(?!)")
+        self.country_code = str(metadata.country_code)
+        prefix = metadata.national_prefix_for_parsing
+        self.national_prefix = re.compile(prefix) if prefix else None
+        self.transform = metadata.national_prefix_transform_rule or None
+        # digit counts a parse can turn into a valid national number: a type's length plus at
+        # most the country code and the longest national prefix (or carrier code) it strips
+        longest_strip = len(self.country_code) + (_max_width(prefix) if prefix else 0)
+        # (from -2: a transform rule may add digits, as Argentina's adds a 9)
+        self.lengths = frozenset(n + k for n in self.by_length for k in range(-2, longest_strip + 1))
+        self._known: dict[str, bool] = {}
+
+    def may_be_valid(self, candidate: str) -> bool:
+        digits = _plain_digits(candidate)
+        # None: a plus sign, an extension or letters; let phonenumbers decide
+        return digits is None or self.digits_may_be_valid(digits)
+
+    def digits_may_be_valid(self, digits: str) -> bool:
+        if len(digits) not in self.lengths and not self.idd.match(digits):
+            return False
+        known = self._known.get(digits)
+        if known is None:
+            known = bool(self.idd.match(digits)) or any(
+                (pattern := self.by_length.get(len(nsn))) is not None and pattern.fullmatch(nsn)
+                for nsn in self._national_numbers(digits)
+            )
+            if len(self._known) >= CACHE_ENTRIES * 4:
+                self._known.clear()
+            self._known[digits] = known
+        return known
+
+    def _national_numbers(self, digits: str) -> set[str]:
+        """Every national significant number phonenumbers.parse can derive from `digits` in this
+        region (it may also keep a number unstripped): with or without the country code in
+        front, with or without the national prefix (and carrier code) it strips."""
+        found = {digits, self._strip_national_prefix(digits)}
+        if digits.startswith(self.country_code):
+            rest = digits[len(self.country_code) :]
+            found |= {rest, self._strip_national_prefix(rest)}
+        return found
+
+    def _strip_national_prefix(self, number: str) -> str:
+        match = self.national_prefix.match(number) if self.national_prefix is not None else None
+        if match is None:
+            return number
+        if self.transform and match.groups() and match.groups()[-1] is not None:
+            return self.national_prefix.sub(self.transform, number, count=1)
+        return number[match.end() :]
+
+
+# Characters of a plain number (digits and phonenumbers' punctuation, less "~" which also marks
+# an extension); anything else (a plus sign, an extension label) sends the candidate to
+# phonenumbers unscreened.
+_NOT_PLAIN_NUMBER = re.compile(
+    "[^\\d\\s\\-./()\\[\\]\u2010-\u2015\u2212\u30fc\uff0d-\uff0f\u00a0\u00ad\u200b\u2060\u3000"
+    "\uff08\uff09\uff3b\uff3d\u2053\u223c]"
+)
+
+
+def _max_width(pattern: str) -> int:
+    """The longest string a regular expression can match (capped: a bound, not a length)."""
+    from re import _parser
+
+    return min(_parser.parse(pattern).getwidth()[1], _PHONE_MAX_DIGITS)
+
+
+@functools.lru_cache(maxsize=CACHE_ENTRIES)
+def _plain_digits(candidate: str) -> str | None:
+    """The digits of a candidate made of digits and punctuation only, else None."""
+    return None if _NOT_PLAIN_NUMBER.search(candidate) else _ascii_digits(candidate)
+
+
+def _ascii_digits(text: str) -> str:
+    digits = "".join(_DIGIT_RUN.findall(text))
+    if digits.isascii():
+        return digits
+    return "".join(str(unicodedata.digit(c)) for c in digits)
+
+
+def _digit_ranges(window: str) -> set[str]:
+    """The digits of every run of consecutive digit blocks in the window: a superset of the digits
+    of any phone candidate or inner match phonenumbers can find there."""
+    blocks = [_ascii_digits(m.group()) for m in _DIGIT_RUN.finditer(window)]
+    ranges = set()
+    for i in range(len(blocks)):
+        digits = ""
+        for block in blocks[i:]:
+            digits += block
+            if len(digits) > _PHONE_MAX_DIGITS:
+                break
+            ranges.add(digits)
+    return ranges
+
+
+class WindowedPhoneRecognizer(PhoneRecognizer):
+    """Presidio's PhoneRecognizer, run only where a phone number can be.
+
+    Same matcher, regions and leniency, so the same findings: the matcher runs on the windows of
+    the text that hold at least four digits (split at characters no candidate contains), US and
+    CA are one numbering plan (NANP) so only one of them runs, and a window whose only candidate
+    is an international number ("+49 ...") matched whole is region-independent, so it runs once.
+    Results per window are cached (the same numbers recur across calls).
+    """
+
+    SCORE = 0.5
+
+    def __init__(self, supported_regions: Sequence[str], leniency: int = 1, score: float = 0.5) -> None:
+        super().__init__(supported_regions=tuple(supported_regions), leniency=leniency)
+        self.score = score
+        regions = list(dict.fromkeys(supported_regions))
+        if "US" in regions and "CA" in regions:
+            regions.remove("CA")
+        self.run_regions = tuple(regions)
+        self._screens = {region: _RegionScreen(region) for region in regions}
+        self._cache: OrderedDict[str, tuple[tuple[int, int], ...]] = OrderedDict()
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        results = []
+        for window in _PHONE_WINDOW.finditer(text):
+            offset = max(window.start() - 1, 0)
+            for start, end in self._window_matches(text[offset : window.end() + 1]):
+                results.append(self._result(offset + start, offset + end))
+        return EntityRecognizer.remove_duplicates(results)
+
+    def clear_caches(self) -> None:
+        self._cache.clear()
+        _plain_digits.cache_clear()
+        for screen in self._screens.values():
+            screen._known.clear()
+
+    def _window_matches(self, window: str) -> tuple[tuple[int, int], ...]:
+        cached = self._cache.get(window)
+        if cached is not None:
+            self._cache.move_to_end(window)
+            return cached
+        spans: set[tuple[int, int]] = set()
+        for i, region in enumerate(self._possible_regions(window)):
+            matcher = _ScreenedMatcher(window, region, self.leniency, self._screens[region])
+            found = {(m.start, m.end) for m in matcher}
+            spans |= found
+            if i == 0 and self._region_independent(window, found):
+                break
+        matches = tuple(sorted(spans))
+        self._cache[window] = matches
+        if len(self._cache) > CACHE_ENTRIES:
+            self._cache.popitem(last=False)
+        return matches
+
+    def _possible_regions(self, window: str) -> list[str]:
+        """The regions in which some run of the window's digit blocks can be a valid number (all
+        of them if the window has a plus sign: international numbers parse alike everywhere)."""
+        if any(plus in window for plus in _PLUS_CHARS):
+            return list(self.run_regions)
+        ranges = _digit_ranges(window)
+        return [
+            region
+            for region in self.run_regions
+            if any(self._screens[region].digits_may_be_valid(digits) for digits in ranges)
+        ]
+
+    @staticmethod
+    def _region_independent(window: str, found: set[tuple[int, int]]) -> bool:
+        """True when the window's single candidate is an international number matched whole."""
+        if _PHONE_CANDIDATE is None or len(found) != 1:
+            return False
+        candidates = list(_PHONE_CANDIDATE.finditer(window))
+        if len(candidates) != 1 or candidates[0].span() != next(iter(found)):
+            return False
+        first = _FIRST_DIGIT_OR_PLUS.search(candidates[0].group())
+        return first is not None and first.group() in _PLUS_CHARS
+
+    def _result(self, start: int, end: int) -> RecognizerResult:
+        return RecognizerResult(
+            entity_type=self.supported_entities[0],
+            start=start,
+            end=end,
+            score=self.score,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )
+
+
+# Some recognizers run only on the windows of the text that can hold a match, packed into a
+# short text. A window is a maximal run of the characters a match can contain ("inside") around
+# a place where something every match contains ("must") occurs; each keeps one neighbour on
+# either side, so \b and look-arounds see what they see in the whole text, and the windows are
+# joined by newlines, which no match contains. Same matches, a fraction of the text to scan
+# (Presidio's URL and e-mail patterns backtrack at every position), and none at all when the
+# text has no such place. The "must" tests run without IGNORECASE (much faster), so their letter
+# classes add the two characters that match ASCII letters case-insensitively (KELVIN SIGN, LONG S).
+_LETTER = "A-Za-z\u212a\u017f"
+_WINDOWS = {
+    # URL patterns: host [a-z0-9.-], scheme, and a path of anything but whitespace, ()<>, quotes;
+    # every TLD in the pattern starts with a letter
+    "UrlRecognizer": (r"[^\s()<>]", rf"\.[{_LETTER}]"),
+    # local part, "@", domain
+    "EmailRecognizer": (r"[\w!#$%&'*+\-/=?^`{|}~.@]", r"@"),
+    # IPv4 digits and dots, IPv6 hex and colons, a /prefix and a %zone
+    "IpRecognizer": (r"[0-9A-Za-z.:/%]", r"\d\.\d|:"),
+    # \b-delimited letters and digits; every alternative has a digit
+    "UsLicenseRecognizer": (r"[A-Za-z0-9]", r"[0-9]"),
+    # letters then seven digits
+    "MedicalLicenseRecognizer": (r"[A-Za-z0-9]", r"\d{7}"),
+    # (bc1|[13]) and 25 to 59 letters or digits
+    "CryptoRecognizer": (r"[A-Za-z0-9]", rf"[{_LETTER}0-9]{{26}}"),
+    # digits, month names, and - / . : + T Z; every date pattern has a digit
+    "DateRecognizer": (r"[0-9A-Za-z/.:+\-]", r"\d"),
+    # four digits, then groups of digits separated by "-" or " "
+    "CreditCardRecognizer": (r"[\d\- ]", r"\d{4}[- ]?\d{3}"),
+    "UsSsnRecognizer": (r"[0-9\- .]", r"[0-9]{3}"),
+    "NhsRecognizer": (r"[0-9\- ]", r"[0-9]{3}"),
+    "UsItinRecognizer": (r"[\d\- ]", r"9\d{2}"),
+    "UsBankRecognizer": (r"[0-9]", r"[0-9]{8}"),
+    "UsPassportRecognizer": (r"[A-Za-z0-9]", r"[0-9]{8}"),
+    "MacAddressRecognizer": (r"[0-9A-Fa-f:.\-]", r"[0-9A-Fa-f]{2}[:.-][0-9A-Fa-f]{2}"),
+    "UuidRecognizer": (r"[0-9A-Fa-f\-]", r"[0-9A-Fa-f]{8}-"),
+    # country code, check digits, then groups of letters and digits separated by "-" or " "
+    "IbanRecognizer": (r"[A-Za-z0-9 \-]", rf"[{_LETTER}]{{2}}[0-9]{{2}}"),
+}
+
+
+class _Windows:
+    def __init__(self, inside: str, must: str, flags: int) -> None:
+        self.must = re.compile(must)
+        # the runs use Presidio's engine and flags, so they hold whatever its patterns match
+        self.run_before = regex.compile(rf"{inside}*", flags | regex.REVERSE)
+        self.run_after = regex.compile(rf"{inside}*", flags)
+
+    def pack(self, text: str) -> tuple[str, list[int], list[int]]:
+        """The windows joined by newlines, with where each starts in the packed and the whole text."""
+        pieces: list[str] = []
+        packed_starts: list[int] = []
+        starts: list[int] = []
+        length = 0
+        hit = self.must.search(text)
+        while hit is not None:
+            start = max(self.run_before.match(text, 0, hit.start()).start() - 1, 0)
+            end = self.run_after.match(text, hit.start()).end()
+            piece = text[start : end + 1]
+            packed_starts.append(length)
+            starts.append(start)
+            pieces.append(piece)
+            length += len(piece) + 1
+            hit = self.must.search(text, end)
+        return "\n".join(pieces), packed_starts, starts
+
+
+def _windows(recognizer: EntityRecognizer) -> _Windows | None:
+    for cls in type(recognizer).__mro__:
+        spec = _WINDOWS.get(cls.__name__)
+        if spec is not None:
+            flags = getattr(recognizer, "global_regex_flags", None) or (
+                regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
+            )
+            return _Windows(*spec, flags)
+    return None
+
+
+def _reachable_score(recognizer: PatternRecognizer, score: float) -> float:
+    """The highest score a pattern result can end with: validated results become 1.0, others can
+    only gain the context boost."""
+    if type(recognizer).validate_result is not PatternRecognizer.validate_result:
+        return 1.0
+    if recognizer.context:
+        return min(1.0, max(score + _CONTEXT_BOOST, _CONTEXT_MIN_SCORE))
+    return score
+
+
+def _presidio_recognizers(settings: RedactionSettings, regions: tuple[str, ...]) -> list[EntityRecognizer]:
+    """Presidio's default English registry (what `AnalyzerEngine()` loads), with our offline e-mail
+    and windowed phone recognizers, and the patterns that cannot reach the threshold dropped."""
+    registry = RecognizerRegistryProvider(
+        registry_configuration={"supported_languages": ["en"]}
+    ).create_recognizer_registry()
+    recognizers: list[EntityRecognizer] = []
+    for recognizer in registry.recognizers:
+        if isinstance(recognizer, PhoneRecognizer):
+            if regions:
+                recognizer = WindowedPhoneRecognizer(regions, leniency=recognizer.leniency)
+            else:
+                continue
+        elif isinstance(recognizer, EmailRecognizer):
+            recognizer = OfflineEmailRecognizer()
+        elif isinstance(recognizer, PatternRecognizer) and not isinstance(recognizer, IbanRecognizer):
+            patterns = [
+                p for p in recognizer.patterns if _reachable_score(recognizer, p.score) >= settings.score_threshold
+            ]
+            if not patterns:
+                continue
+            if len(patterns) != len(recognizer.patterns):
+                recognizer = type(recognizer)(patterns=patterns)
+        recognizers.append(recognizer)
+    return recognizers
+
+
+# ---------------------------------------------------------------------------------------------
+# The redactor
+# ---------------------------------------------------------------------------------------------
+
+
+class Redactor:
+    """Builds the recognizers once; `redact()` is called by one worker thread (a lock makes
+    concurrent calls safe, serialised)."""
+
+    def __init__(self, settings: RedactionSettings) -> None:
+        self.settings = settings
+        self._validate(settings)
+        regions = tuple("GB" if r.upper() == "UK" else r.upper() for r in settings.phone_regions)
+        self._nlp_engine = None
+        self._ner_recognizer: SpacyRecognizer | None = None
+        self.ner_available = False
+        self._load_ner(settings.spacy_model)
+        self.notice: str | None = None if self.ner_available else NO_NER_NOTICE
+
+        recognizers: list[EntityRecognizer] = _presidio_recognizers(settings, regions)
+        recognizers += [SecretRecognizer(spec) for spec in _SECRET_SPECS]
+        supported = {e for r in recognizers for e in r.supported_entities}
+        if self._ner_recognizer is not None:
+            supported |= set(NER_ENTITIES)
+        if settings.entities is not None:
+            unknown = sorted(set(settings.entities) - supported)
+            if unknown:
+                raise ValueError(
+                    f"redaction entities {unknown} are not supported; supported: {sorted(supported)}"
+                )
+            wanted = set(settings.entities)
+        else:
+            wanted = supported
+        self.supported_entities = tuple(sorted(supported))
+        self.entities = tuple(sorted(wanted))
+        self._recognizers = [
+            (r, _windows(r), [e for e in r.supported_entities if e in wanted])
+            for r in recognizers
+            if wanted.intersection(r.supported_entities)
+        ]
+        self._allow = frozenset(a for a in settings.allow_list if a)
+        self._salt = settings.salt.encode() if settings.salt else b""
+        self._cache: OrderedDict[bytes, tuple[str, tuple[tuple[str, int], ...], bool]] = OrderedDict()
+        self._lock = threading.RLock()
+        self.analyzed_texts = 0  # texts analysed (not served from the cache)
+        self.cache_hits = 0
+
+    @staticmethod
+    def _validate(settings: RedactionSettings) -> None:
+        if not 0.0 <= settings.score_threshold <= 1.0:
+            raise ValueError(f"redaction score_threshold must be within [0, 1], got {settings.score_threshold!r}")
+        if settings.operator not in OPERATORS:
+            raise ValueError(f"redaction operator must be one of {OPERATORS}, got {settings.operator!r}")
+        if settings.operator == "hash" and not settings.salt:
+            raise ValueError(
+                "redaction operator 'hash' needs a salt (OTEL_LLM_REDACTION_SALT or a salt file); "
+                "there is no default, so hashes cannot be reversed with a public salt"
+            )
+        if settings.salt is not None and len(settings.salt.encode()) < 16:
+            raise ValueError("redaction salt must be at least 16 bytes")
+        if settings.max_chars <= 0:
+            raise ValueError(f"redaction max_chars must be positive, got {settings.max_chars!r}")
+        for region in settings.phone_regions:
+            code = "GB" if region.upper() == "UK" else region.upper()
+            if code not in phonenumbers.SUPPORTED_REGIONS:
+                raise ValueError(f"redaction phone region {region!r} is not a phonenumbers region code")
+
+    def _load_ner(self, spacy_model: str | None) -> None:
+        import spacy
+
+        if spacy_model is None:
+            spacy_model = next((m for m in STANDARD_SPACY_MODELS if spacy.util.is_package(m)), None)
+            if spacy_model is None:
+                return
+        elif not (spacy.util.is_package(spacy_model) or Path(spacy_model).exists()):
+            # SpacyNlpEngine would download a missing model: refuse instead.
+            raise ValueError(
+                f"redaction spacy_model {spacy_model!r} is neither an installed package nor a saved pipeline"
+            )
+        from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+
+        ignore = {"DATE", "TIME", "DATE_TIME", "ORG", "ORGANIZATION", "CARDINAL", "EVENT", "LANGUAGE"}
+        ignore |= {"LAW", "MONEY", "ORDINAL", "PERCENT", "PRODUCT", "QUANTITY", "WORK_OF_ART"}
+        engine = SpacyNlpEngine(
+            models=[{"lang_code": "en", "model_name": spacy_model}],
+            ner_model_configuration=NerModelConfiguration(labels_to_ignore=sorted(ignore)),
+        )
+        engine.load()
+        nlp = engine.get_nlp("en")
+        labels = {label for name, pipe in nlp.pipeline if hasattr(pipe, "labels") for label in pipe.labels}
+        mapping = engine.ner_model_configuration.model_to_presidio_entity_mapping
+        if not {mapping.get(label) for label in labels} & set(NER_ENTITIES):
+            return
+        self._nlp_engine = engine
+        self._ner_recognizer = SpacyRecognizer(supported_language="en", supported_entities=list(NER_ENTITIES))
+        self.ner_available = True
+
+    def clear_caches(self) -> None:
+        """Forget cached results (benchmarks measure cold runs with this)."""
+        with self._lock:
+            self._cache.clear()
+            for recognizer, _, _ in self._recognizers:
+                if isinstance(recognizer, WindowedPhoneRecognizer):
+                    recognizer.clear_caches()
+
+    def redact(self, texts: Sequence[str]) -> RedactionResult:
+        with self._lock:
+            return self._redact(texts)
+
+    def _redact(self, texts: Sequence[str]) -> RedactionResult:
+        keys = [hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest() for text in texts]
+        pending: dict[bytes, str] = {}
+        for key, text in zip(keys, texts, strict=True):
+            if key in self._cache:
+                self._cache.move_to_end(key)
+            elif key not in pending:
+                pending[key] = text
+        if pending:
+            for key, entry in zip(pending, self._analyze_batch(list(pending.values())), strict=True):
+                self._cache[key] = entry
+            while len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        self.cache_hits += len(texts) - len(pending)
+        out, counts, truncated = [], Counter(), []
+        for key in keys:
+            # a batch larger than the cache still has every entry: they were added just now
+            text, entity_counts, was_truncated = self._cache[key]
+            out.append(text)
+            counts.update(dict(entity_counts))
+            truncated.append(was_truncated)
+        return RedactionResult(texts=out, entities=counts, truncated=truncated)
+
+    # -- analysis ----------------------------------------------------------------------------
+
+    def _analyze_batch(self, texts: list[str]) -> list[tuple[str, tuple[tuple[str, int], ...], bool]]:
+        self.analyzed_texts += len(texts)
+        prepared = [self._truncate(text) for text in texts]
+        bodies = [body for body, _ in prepared]
+        findings = self._analyze(bodies)
+        entries = []
+        for (body, was_truncated), results in zip(prepared, findings, strict=True):
+            redacted, counts = self._apply(body, results)
+            entries.append((redacted, tuple(sorted(counts.items())), was_truncated))
+        return entries
+
+    def _truncate(self, text: str) -> tuple[str, bool]:
+        limit = self.settings.max_chars
+        if len(text) <= limit:
+            return text, False
+        cut = text[:limit]
+        if not text[limit].isspace():
+            # the cut split a token, which may be part of a secret the recognizers no longer see
+            # whole: drop the partial token
+            match = re.search(r"\S+\Z", cut)
+            if match:
+                cut = cut[: match.start()]
+        return cut, True
+
+    def analyze(self, texts: Sequence[str]) -> list[list[RecognizerResult]]:
+        """Findings per text (score threshold and allow-list applied, before merging overlaps);
+        no truncation, no cache."""
+        with self._lock:
+            return self._analyze(texts)
+
+    def _analyze(self, texts: Sequence[str]) -> list[list[RecognizerResult]]:
+        joined = _BATCH_SEPARATOR.join(texts)
+        starts = []
+        position = 0
+        for text in texts:
+            starts.append(position)
+            position += len(text) + len(_BATCH_SEPARATOR)
+        raw: list[tuple[EntityRecognizer, RecognizerResult]] = []
+        for recognizer, windows, entities in self._recognizers:
+            if windows is None:
+                raw += [(recognizer, r) for r in recognizer.analyze(joined, entities, None) or ()]
+                continue
+            packed, packed_starts, window_starts = windows.pack(joined)
+            for result in recognizer.analyze(packed, entities, None) if packed else ():
+                i = bisect.bisect_right(packed_starts, result.start) - 1
+                shift = window_starts[i] - packed_starts[i]
+                result.start += shift
+                result.end += shift
+                raw.append((recognizer, result))
+        raw = [(recognizer, r) for recognizer, r in raw if r.entity_type in self.entities]
+        per_text: list[list[RecognizerResult]] = [[] for _ in texts]
+        for recognizer, result in raw:
+            for index in _texts_spanned(starts, texts, result.start, result.end):
+                base = starts[index]
+                start = max(result.start, base) - base
+                end = min(result.end, base + len(texts[index])) - base
+                if end > start:
+                    piece = RecognizerResult(result.entity_type, start, end, result.score)
+                    piece.score = self._with_context(texts[index], piece, recognizer)
+                    per_text[index].append(piece)
+        if self._nlp_engine is not None and self._ner_recognizer is not None:
+            ner_entities = [e for e in NER_ENTITIES if e in self.entities]
+            if ner_entities:
+                for index, (_, artifacts) in enumerate(self._nlp_engine.process_batch(list(texts), "en")):
+                    per_text[index] += self._ner_recognizer.analyze(texts[index], ner_entities, artifacts)
+        threshold = self.settings.score_threshold
+        out = []
+        for text, results in zip(texts, per_text, strict=True):
+            allowed = self._allowed_spans(text)
+            kept = [
+                r
+                for r in results
+                if r.score >= threshold
+                and r.score > 0
+                and not any(start <= r.start and r.end <= end for start, end in allowed)
+            ]
+            out.append(EntityRecognizer.remove_duplicates(kept))
+        return out
+
+    def _allowed_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where allow-listed strings occur: nothing inside them is redacted (not the string
+        itself, nor a part of it such as the domain of an allowed address)."""
+        spans = []
+        for allowed in self._allow:
+            position = text.find(allowed)
+            while position >= 0:
+                spans.append((position, position + len(allowed)))
+                position = text.find(allowed, position + 1)
+        return spans
+
+    @staticmethod
+    def _with_context(text: str, result: RecognizerResult, recognizer: EntityRecognizer) -> float:
+        """Presidio's context boost, on the words before the match (a blank spaCy pipeline has no
+        lemmas, so Presidio's own enhancer never fires without a model)."""
+        if not recognizer.context:
+            return result.score
+        words = _WORD.findall(text[max(0, result.start - _CONTEXT_CHARS) : result.start].lower())
+        recent = words[-_CONTEXT_WORDS:]
+        if any(context.lower() in word for context in recognizer.context for word in recent):
+            return min(1.0, max(result.score + _CONTEXT_BOOST, _CONTEXT_MIN_SCORE))
+        return result.score
+
+    # -- anonymization -------------------------------------------------------------------------
+
+    def _apply(self, text: str, results: list[RecognizerResult]) -> tuple[str, Counter]:
+        """Replace every finding; overlapping findings become one placeholder covering all of them,
+        so no character of any finding survives."""
+        spans = sorted(results, key=lambda r: (r.start, -r.end))
+        merged: list[list] = []  # [start, end, label_key, entity]
+        for r in spans:
+            key = (_LABEL_RANK.get(r.entity_type, 0), r.score, r.end - r.start)
+            if merged and r.start < merged[-1][1]:
+                last = merged[-1]
+                last[1] = max(last[1], r.end)
+                if key > last[2]:
+                    last[2], last[3] = key, r.entity_type
+            else:
+                merged.append([r.start, r.end, key, r.entity_type])
+        counts: Counter = Counter()
+        pieces = []
+        position = 0
+        for start, end, _, entity in merged:
+            pieces.append(text[position:start])
+            pieces.append(self._replacement(entity, text[start:end]))
+            counts[entity] += 1
+            position = end
+        pieces.append(text[position:])
+        return "".join(pieces), counts
+
+    def _replacement(self, entity: str, value: str) -> str:
+        if self.settings.operator == "mask":
+            return "*" * len(value)
+        if self.settings.operator == "hash":
+            digest = hmac.new(self._salt, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+            return f"<{entity}:{digest[:8]}>"
+        return f"<{entity}>"
+
+
+def _texts_spanned(starts: list[int], texts: Sequence[str], start: int, end: int) -> range:
+    """Indexes of the texts a joined-text span [start, end) touches."""
+    first = max(bisect.bisect_right(starts, start) - 1, 0)
+    last = max(bisect.bisect_right(starts, max(end - 1, start)) - 1, first)
+    return range(first, last + 1)

@@ -1,0 +1,312 @@
+"""Content capture: off by default, `sampled` and `all`, redacted by real Presidio on the content
+worker (never on the caller's thread), emitted as the spec's event linked to the call's span or
+set on the span; and failing closed when the redactor fails, is slow, or the queue is full."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+from conftest import points
+
+import otel_llm
+from otel_llm.content import CONTENT, _default_redactor
+
+EMAIL = "maria.lopez@example.org"
+OPENAI_KEY = "sk-proj-" + "Q7x" * 12
+CARD = "4111 1111 1111 1111"
+PROMPT = f"Email {EMAIL} about card {CARD}; the key is {OPENAI_KEY}."
+
+
+@pytest.fixture
+def capture(telemetry) -> Iterator[Any]:
+    """instrument() with the given content settings; restores capture `off` afterwards."""
+
+    def start(**settings: Any) -> Any:
+        otel_llm.instrument(**settings)
+        return telemetry
+
+    yield start
+    otel_llm.uninstrument()
+    CONTENT.redactor_factory = _default_redactor
+    otel_llm.instrument()
+    otel_llm.uninstrument()
+
+
+def _chat(client: Any, content: str = PROMPT, **extra: Any) -> Any:
+    return client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "system", "content": "You are terse."}, {"role": "user", "content": content}],
+        **extra,
+    )
+
+
+def _exported_bytes(telemetry) -> str:
+    """Everything a backend would receive from this process: span and event JSON."""
+    spans = [s.to_json() for s in telemetry.spans()]
+    events = [
+        json.dumps({"body": e.body, "attributes": dict(e.attributes or {})})
+        for e in telemetry.content_events()
+    ]
+    return "\n".join(spans + events)
+
+
+def test_off_by_default_exports_no_content(instrumented, openai_client):
+    _chat(openai_client)
+    assert instrumented.content_events() == []
+    exported = _exported_bytes(instrumented)
+    assert EMAIL not in exported and "You are terse" not in exported
+    assert "gen_ai.input.messages" not in exported
+
+
+def test_all_emits_the_redacted_event_linked_to_the_span(capture, openai_client):
+    telemetry = capture(capture_content="all")
+    _chat(openai_client)
+    [event] = telemetry.content_events()
+    span = telemetry.only_span()
+    assert event.trace_id == span.context.trace_id and event.span_id == span.context.span_id
+    assert event.attributes["gen_ai.operation.name"] == "chat"
+    assert event.attributes["gen_ai.request.model"] == "gpt-4o-mini"
+    assert event.attributes["gen_ai.response.id"] == span.attributes["gen_ai.response.id"]
+    assert event.attributes["otel_llm.content.reason"] == "all"
+    body = event.body
+    [user] = [m for m in body["gen_ai.input.messages"] if m["role"] == "user"]
+    text = user["parts"][0]["content"]
+    assert EMAIL not in text and OPENAI_KEY not in text and CARD not in text
+    assert "<EMAIL_ADDRESS>" in text and "<CREDIT_CARD>" in text  # placeholders keep the type
+    assert body["gen_ai.output.messages"][0]["role"] == "assistant"
+    assert body["gen_ai.output.messages"][0]["parts"][0]["content"]
+    # The span itself carries no content in the event placement.
+    assert "gen_ai.input.messages" not in span.attributes
+    assert EMAIL not in _exported_bytes(telemetry)
+    found = telemetry.metrics()
+    assert sum(p.value for p in points(found, "otel_llm.content.records")) == 1
+    assert (
+        sum(
+            p.value
+            for p in points(found, "otel_llm.content.redacted", otel_llm__entity__type="EMAIL_ADDRESS")
+        )
+        >= 1
+    )
+
+
+def test_streamed_output_is_captured_when_the_stream_ends(capture, openai_client):
+    telemetry = capture(capture_content="all")
+    stream = _chat(openai_client, stream=True, stream_options={"include_usage": True})
+    streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    [event] = telemetry.content_events()
+    assert event.body["gen_ai.output.messages"][0]["parts"][0]["content"] == streamed
+
+
+def test_sampled_captures_the_review_sample_and_failed_calls(capture, openai_client):
+    telemetry = capture(capture_content="sampled", sample_rate=0.0)
+    _chat(openai_client)
+    with pytest.raises(openai.InternalServerError):
+        _chat(openai_client, extra_headers={"x-mock-fault": "500"})
+    [event] = telemetry.content_events()
+    assert event.attributes["otel_llm.content.reason"] == "error"
+    assert event.attributes["error.type"] == "InternalServerError"
+    assert "gen_ai.output.messages" not in event.body
+    assert EMAIL not in json.dumps(event.body)
+
+    telemetry.reset()
+    otel_llm.instrument(capture_content="sampled", sample_rate=1.0)
+    for _ in range(3):
+        _chat(openai_client)
+    events = telemetry.content_events()
+    assert len(events) == 3 and {e.attributes["otel_llm.content.reason"] for e in events} == {"sample"}
+
+
+def test_span_placement_sets_redacted_content_then_ends_the_span_at_the_call_end(
+    capture, openai_client, monkeypatch
+):
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY")
+    telemetry = capture()
+    real = CONTENT.redactor_factory
+
+    def slow_factory(settings):
+        redactor = real(settings)
+        original = redactor.redact
+
+        def redact(texts):
+            time.sleep(0.3)  # redaction takes longer than the call; the span must not include it
+            return original(texts)
+
+        redactor.redact = redact
+        return redactor
+
+    CONTENT.redactor_factory = slow_factory
+    otel_llm.instrument()
+    began = time.time_ns()
+    _chat(openai_client)
+    returned = time.time_ns()
+    assert telemetry.content_events() == []  # SPAN_ONLY: no event
+    span = telemetry.only_span()
+    messages = json.loads(span.attributes["gen_ai.input.messages"])
+    assert EMAIL not in span.attributes["gen_ai.input.messages"]
+    assert any(m["role"] == "user" for m in messages)
+    assert began <= span.end_time <= returned
+
+
+def test_presidio_runs_on_the_worker_thread_only(capture, openai_client):
+    threads = []
+    real = CONTENT.redactor_factory
+
+    def spying_factory(settings):
+        threads.append(("init", threading.current_thread().name))
+        redactor = real(settings)
+        original = redactor.redact
+
+        def redact(texts):
+            threads.append(("redact", threading.current_thread().name))
+            return original(texts)
+
+        redactor.redact = redact
+        return redactor
+
+    CONTENT.redactor_factory = spying_factory
+    telemetry = capture(capture_content="all")
+    _chat(openai_client)
+    assert len(telemetry.content_events()) == 1
+    assert threads and {name for _, name in threads} == {"otel-llm-content"}
+
+
+def _drops(telemetry, reason: str) -> float:
+    return sum(
+        p.value
+        for p in points(telemetry.metrics(), "otel_llm.content.dropped", otel_llm__drop__reason=reason)
+    )
+
+
+def test_a_redactor_that_cannot_load_drops_content(capture, openai_client):
+    def broken(settings):
+        raise RuntimeError("spaCy is missing")
+
+    CONTENT.redactor_factory = broken
+    telemetry = capture(capture_content="all")
+    reply = _chat(openai_client)
+    assert reply.choices[0].message.content  # the app is unaffected
+    assert telemetry.content_events() == []
+    assert EMAIL not in _exported_bytes(telemetry)
+    assert _drops(telemetry, "redaction_error") == 1
+    assert len(telemetry.genai_spans()) == 1
+
+
+def test_a_redactor_that_raises_drops_content_and_still_ends_spans(capture, openai_client, monkeypatch):
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_AND_EVENT")
+
+    class Failing:
+        notice = None
+
+        def redact(self, texts):
+            raise ValueError(f"cannot analyse {texts[0][:20]}")
+
+    CONTENT.redactor_factory = lambda settings: Failing()
+    telemetry = capture()
+    _chat(openai_client)
+    assert telemetry.content_events() == []
+    [span] = telemetry.genai_spans()
+    assert "gen_ai.input.messages" not in span.attributes
+    assert EMAIL not in _exported_bytes(telemetry)
+    assert _drops(telemetry, "redaction_error") == 1
+
+
+def test_a_full_queue_drops_content_never_exports_it_raw(capture, openai_client):
+    gate = threading.Event()
+
+    class Blocked:
+        notice = None
+
+        def redact(self, texts):
+            gate.wait(10)
+            return type(
+                "R",
+                (),
+                {"texts": ["<REDACTED>"] * len(texts), "entities": {}, "truncated": [False] * len(texts)},
+            )()
+
+    CONTENT.redactor_factory = lambda settings: Blocked()
+    telemetry = capture(capture_content="all")
+    otel_llm.instrument(capture_content="all")
+    CONTENT.configure(type(CONTENT.settings)(mode="all", queue_size=2))
+    started = time.perf_counter()
+    for _ in range(6):
+        _chat(openai_client)
+    assert time.perf_counter() - started < 5  # callers never wait on the queue
+    gate.set()
+    events = telemetry.content_events()
+    assert 1 <= len(events) <= 3
+    assert _drops(telemetry, "queue_full") == 6 - len(events)
+    assert EMAIL not in _exported_bytes(telemetry)
+
+
+def test_content_older_than_the_timeout_is_dropped(capture, openai_client):
+    class Slow:
+        notice = None
+
+        def redact(self, texts):
+            time.sleep(0.5)
+            return type("R", (), {"texts": list(texts), "entities": {}, "truncated": [False] * len(texts)})()
+
+    CONTENT.redactor_factory = lambda settings: Slow()
+    telemetry = capture(capture_content="all")
+    CONTENT.configure(type(CONTENT.settings)(mode="all", timeout_seconds=0.2))
+    _chat(openai_client)
+    assert telemetry.content_events() == []
+    assert _drops(telemetry, "timeout") == 1
+
+
+FORK_APP = r"""
+import json, os, sys
+import openai
+from opentelemetry import _logs, metrics, trace
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.trace import TracerProvider
+import otel_llm
+
+logs = InMemoryLogRecordExporter()
+_logs.set_logger_provider(LoggerProvider())
+_logs.get_logger_provider().add_log_record_processor(SimpleLogRecordProcessor(logs))
+trace.set_tracer_provider(TracerProvider())
+metrics.set_meter_provider(MeterProvider())
+otel_llm.instrument(capture_content="all")
+client = openai.OpenAI(base_url=sys.argv[1], api_key="x", max_retries=0)
+prompt = sys.argv[2]
+client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}])
+otel_llm.flush(60)
+pid = os.fork()
+if pid == 0:
+    logs.clear()
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}])
+    otel_llm.flush(60)
+    bodies = [json.dumps(r.log_record.body) for r in logs.get_finished_logs()]
+    with open(sys.argv[3], "w") as out:
+        json.dump(bodies, out)
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+def test_a_forked_child_redacts_and_emits_its_own_content(mock, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    result_path = tmp_path / "child.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    subprocess.run(
+        [sys.executable, "-c", FORK_APP, mock.openai_base_url, PROMPT, str(result_path)],
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    bodies = json.loads(result_path.read_text())
+    assert len(bodies) == 1
+    assert EMAIL not in bodies[0] and "<EMAIL_ADDRESS>" in bodies[0]
