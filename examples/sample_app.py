@@ -18,6 +18,7 @@ QUESTIONS = [
     "What is OpenTelemetry?",
     "Summarise our refund policy in one sentence.",
     "Name three prime numbers.",
+    "I'm Jane, jane.doe@example.com, +1 415 555 0132: please reset my password.",
 ]
 
 

@@ -20,6 +20,7 @@ import tempfile
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 from .testing import MockProvider
 from .testing.stack import REPO, Stack, StackError
@@ -47,6 +48,9 @@ def _start_app(stack: Stack, mock: MockProvider, log_path: Path) -> subprocess.P
         "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=demo,service.owner=llm-team",
         "OPENAI_BASE_URL": mock.openai_base_url,
         "ANTHROPIC_BASE_URL": mock.anthropic_base_url,
+        # The recommended capture mode: the review sample plus every failed call, redacted.
+        "OTEL_LLM_CAPTURE_CONTENT": "sampled",
+        "OTEL_LLM_SAMPLE_RATE": "0.1",
         "SAMPLE_APP_ROUNDS": "0",
         "SAMPLE_APP_PAUSE": "1",
     }
@@ -129,6 +133,45 @@ def _print_trace(stack: Stack) -> None:
         print(f"    {key} = {value}")
 
 
+def _print_content(stack: Stack) -> None:
+    from .testing.stack import read_jsonl
+
+    records = []
+    for request in read_jsonl(stack.collector.logs_path):
+        for resource_logs in request.get("resourceLogs", []):
+            for scope_logs in resource_logs.get("scopeLogs", []):
+                records.extend(
+                    r
+                    for r in scope_logs.get("logRecords", [])
+                    if r.get("eventName") == "gen_ai.client.inference.operation.details"
+                )
+    print(
+        f"\nContent records (capture `sampled`: 10% review sample + failed calls, redacted by Presidio "
+        f"on a background thread): {len(records)} in {stack.collector.logs_path}"
+    )
+    redacted = [r for r in records if "<EMAIL_ADDRESS>" in str(r.get("body"))] or records
+    if redacted:
+        record = redacted[0]
+        print(f"  trace {record.get('traceId')}, span {record.get('spanId')}:")
+        for line in _messages_of(record.get("body", {})):
+            print(f"    {line}")
+
+
+def _messages_of(body: dict[str, Any]) -> list[str]:
+    """Readable lines from an OTLP/JSON body holding the message JSON."""
+    from .testing.stack import otlp_value
+
+    value = otlp_value(body) or {}
+    lines = []
+    for key in ("gen_ai.system_instructions", "gen_ai.input.messages", "gen_ai.output.messages"):
+        for message in value.get(key) or []:
+            parts = message.get("parts", []) if isinstance(message, dict) else []
+            text = " ".join(str(p.get("content", p.get("type"))) for p in parts if isinstance(p, dict))
+            role = message.get("role", "system") if isinstance(message, dict) else "system"
+            lines.append(f"{key.split('.')[1]:<7} {role:<9} {text[:100]}")
+    return lines
+
+
 def main() -> int:
     seconds = float(os.environ.get("DEMO_SECONDS", "0") or 0)
     workdir = Path(tempfile.mkdtemp(prefix="otel-llm-demo-"))
@@ -172,6 +215,7 @@ def main() -> int:
             time.sleep(3)  # the last export reaches Prometheus (remote-write WAL flushes every 2 s)
             _print_metrics(stack)
             _print_trace(stack)
+            _print_content(stack)
             shown = _print_alerts(stack, shown)
             if not shown:
                 print("\nNo alert notification arrived yet (it takes a few seconds after the first errors).")

@@ -27,6 +27,8 @@ def test_demo_shows_metrics_a_trace_and_an_alert_then_stops_everything():
     assert "gpt-4o-mini" in out and "InternalServerError" in out
     assert "gen_ai.usage.input_tokens" in out  # the trace from the collector's output
     assert "ALERT FIRING: HighErrorRate" in out
+    # Content capture `sampled`: the failed calls at least, with the planted e-mail redacted.
+    assert "Content records" in out and "jane.doe@example.com" not in out
     assert "runbook:" in out
     assert "Everything the demo started has been stopped." in out
     workdir = out.split("working directory ", 1)[1].split(")", 1)[0]
