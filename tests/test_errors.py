@@ -245,3 +245,21 @@ def test_injected_fault_in_anthropic_adapter(telemetry, anthropic_client, monkey
         assert call() == expected
     finally:
         otel_llm.uninstrument()
+
+
+def test_internal_error_logs_name_the_class_and_place_never_the_message(caplog):
+    """An internal exception's message can quote content; the debug log keeps only class and place."""
+    import logging
+
+    from otel_llm import telemetry
+
+    telemetry._reported_steps.discard("test-step")
+    try:
+        raise ValueError(f"could not parse {SECRET_PROMPT}")
+    except ValueError as exc:
+        with caplog.at_level(logging.DEBUG, logger="otel_llm"):
+            telemetry.report_self_error("test-step", exc)
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "ValueError" in logged and "test_errors.py" in logged
+    assert SECRET_PROMPT[:20] not in logged
+    assert all(r.exc_info is None for r in caplog.records)
