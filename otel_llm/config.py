@@ -353,6 +353,10 @@ def _content_settings(
             "the hash redaction operator needs a salt: set OTEL_LLM_REDACTION_SALT or "
             "OTEL_LLM_REDACTION_SALT_FILE (there is no default salt)"
         )
+    if values.get("salt") is not None and len(values["salt"].encode()) < 16:
+        raise ConfigError(
+            "the redaction salt must be at least 16 bytes long (a short salt makes hashes guessable)"
+        )
     if "salt" in file_redaction:
         raise ConfigError(f"{where}: [redaction] salt must not be in the config file; use salt_file")
     return ContentSettings(**values)

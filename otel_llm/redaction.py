@@ -5,10 +5,19 @@ a second) and calls `Redactor.redact()` with the texts of one call. Nothing here
 tldextract (used by Presidio's e-mail recognizer) is pinned to its bundled public-suffix snapshot and
 a spaCy model is only loaded when it is already installed or named by path, never downloaded.
 
-Speed (see benchmarks/redaction.py) comes from running Presidio's own recognizers differently, not
-from weaker ones: one pass per batch over the joined texts, recognizers skipped when a cheap test
-shows they cannot match or cannot reach the score threshold, the phone matcher run only on the few
-windows of a text that can hold a phone number, and a cache of results by content hash.
+What is found: every recognizer of Presidio's default English registry that needs no NER model
+(e-mail, phone, card, IBAN, IP, URL, US SSN/ITIN/licence, UK NHS, crypto, date, MAC, UUID...), our
+secret recognizers (API keys, AWS keys, JWTs, bearer tokens, private keys, passwords, values under
+secret-like keys), and PERSON/LOCATION/NRP when a spaCy NER pipeline is available. Findings that
+overlap become one placeholder covering all of them.
+
+Speed (benchmarks/redaction.py) comes from running Presidio's own recognizers differently, not from
+weaker ones; at threshold 0 the spans found are exactly Presidio's (tests/test_redaction.py):
+one pass per batch over the joined texts; patterns that cannot reach the score threshold dropped;
+expensive patterns (URL, e-mail, IP, IBAN...) run only on the windows of the text that can hold a
+match; the phone matcher runs only on windows with four digits or more, only for the regions in
+which some digits there can form a valid number, and skips parsing candidates that cannot; results
+are cached by content hash (system prompts and chat history repeat on every call).
 """
 
 from __future__ import annotations
@@ -91,6 +100,13 @@ _WORD = re.compile(r"\w+")
 # secrets first (a password inside something that also looks like an e-mail address is a
 # password), then by score and length.
 _LABEL_RANK = {entity: len(SECRET_ENTITIES) - i for i, entity in enumerate(SECRET_ENTITIES)}
+# Something for every recognizer to match, so all their patterns are compiled at start-up.
+_WARM_UP_TEXT = (
+    "call 0170 1234567, mail a.b@example.com, see https://www.example.com/x, hosts 10.0.0.1 and "
+    "fe80::1, licence A1234567, IBAN DE89370400440532013000, card 4111 1111 1111 1111, SSN "
+    "123-45-6789, ITIN 912-78-1234, NHS 943 476 5919, BTC 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2, on "
+    "2026-01-01, MAC 00:1A:2B:3C:4D:5E, id 123e4567-e89b-12d3-a456-426614174000, DEA AB1234563"
+)
 
 
 @dataclass(frozen=True)
@@ -188,14 +204,28 @@ _SECRET_SPECS = (
         0.95,
         (
             # OpenAI (sk-, sk-proj-, sk-svcacct-, sk-admin-) and Anthropic (sk-ant-api03-...)
-            (re.compile(r"sk-(?<![A-Za-z0-9_-]sk-)(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{20,}(?![A-Za-z0-9_-])"), ("sk-",)),
-            (re.compile(r"AIza(?<![A-Za-z0-9_-]AIza)[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), ("AIza",)),  # Google
+            (
+                re.compile(
+                    r"sk-(?<![A-Za-z0-9_-]sk-)(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{20,}(?![A-Za-z0-9_-])"
+                ),
+                ("sk-",),
+            ),
+            (
+                re.compile(r"AIza(?<![A-Za-z0-9_-]AIza)[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"),
+                ("AIza",),
+            ),  # Google
             (  # GitHub
                 re.compile(r"gh[pousr]_(?<![A-Za-z0-9_]gh[pousr]_)[A-Za-z0-9]{36,255}(?![A-Za-z0-9_])"),
                 ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
             ),
-            (re.compile(r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,255}(?![A-Za-z0-9_])"), ("github_pat_",)),
-            (re.compile(r"xox[abposr]-(?<![A-Za-z0-9-]xox[abposr]-)[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])"), ("xox",)),  # Slack
+            (
+                re.compile(r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,255}(?![A-Za-z0-9_])"),
+                ("github_pat_",),
+            ),
+            (
+                re.compile(r"xox[abposr]-(?<![A-Za-z0-9-]xox[abposr]-)[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])"),
+                ("xox",),
+            ),  # Slack
             (re.compile(r"xapp-(?<![A-Za-z0-9-]xapp-)\d-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])"), ("xapp-",)),
         ),
     ),
@@ -225,7 +255,14 @@ _SECRET_SPECS = (
     _SecretSpec(
         "JWT",
         0.95,
-        ((re.compile(r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), ("eyJ",)),),
+        (
+            (
+                re.compile(
+                    r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
+                ),
+                ("eyJ",),
+            ),
+        ),
     ),
     _SecretSpec(
         "BEARER_TOKEN",
@@ -239,14 +276,18 @@ _SECRET_SPECS = (
         (
             # scheme://user:password@host
             (
-                re.compile(r"(?i:\b[a-z][a-z0-9+.-]{1,30}://)[^\s:/@\"'<>]{0,100}:(?P<v>[^\s@/\"'<>]{1,200})@"),
+                re.compile(
+                    r"(?i:\b[a-z][a-z0-9+.-]{1,30}://)[^\s:/@\"'<>]{0,100}:(?P<v>[^\s@/\"'<>]{1,200})@"
+                ),
                 ("://",),
             ),
         ),
         anchor_words=("authorization", "password", "passwd", "pwd", "passphrase"),
         anchored=(
             # Authorization: Basic base64(user:password)
-            re.compile(r"(?i:authorization)\\?[\"']?\s*[:=]\s*\\?[\"']?(?i:basic)\s+(?P<v>[A-Za-z0-9+/]{8,}={0,2})"),
+            re.compile(
+                r"(?i:authorization)\\?[\"']?\s*[:=]\s*\\?[\"']?(?i:basic)\s+(?P<v>[A-Za-z0-9+/]{8,}={0,2})"
+            ),
             # "my password is hunter2" (the value must hold a digit, so "password is wrong" stays)
             re.compile(r"(?i:password\s+(?:is|was)\s*:?\s+)(?P<u>(?=\S*[0-9])[^\s\"'<>]{4,})"),
             *_key_value_patterns(_PASSWORD_KEY_WORDS),
@@ -256,9 +297,22 @@ _SECRET_SPECS = (
         "SECRET",
         0.85,
         anchor_words=(
-            "api_key", "api-key", "apikey", "access_key", "access-key", "accesskey", "secret",
-            "token", "credential", "authorization", "x-session", "session", "private_key",
-            "private-key", "privatekey", "key",
+            "api_key",
+            "api-key",
+            "apikey",
+            "access_key",
+            "access-key",
+            "accesskey",
+            "secret",
+            "token",
+            "credential",
+            "authorization",
+            "x-session",
+            "session",
+            "private_key",
+            "private-key",
+            "privatekey",
+            "key",
         ),
         anchored=(
             *_key_value_patterns(_SECRET_KEY_WORDS),
@@ -290,8 +344,14 @@ class SecretRecognizer(LocalRecognizer):
     def __init__(self, spec: _SecretSpec) -> None:
         self.spec = spec
         # where case folding changes the text's length, anchors are found by regex instead
-        self._anchor = re.compile("|".join(map(re.escape, spec.anchor_words)), re.IGNORECASE) if spec.anchor_words else None
-        super().__init__(supported_entities=[spec.entity], name=f"otel_llm.{spec.entity}", supported_language="en")
+        self._anchor = (
+            re.compile("|".join(map(re.escape, spec.anchor_words)), re.IGNORECASE)
+            if spec.anchor_words
+            else None
+        )
+        super().__init__(
+            supported_entities=[spec.entity], name=f"otel_llm.{spec.entity}", supported_language="en"
+        )
 
     def load(self) -> None:
         pass
@@ -531,10 +591,16 @@ class WindowedPhoneRecognizer(PhoneRecognizer):
     """Presidio's PhoneRecognizer, run only where a phone number can be.
 
     Same matcher, regions and leniency, so the same findings: the matcher runs on the windows of
-    the text that hold at least four digits (split at characters no candidate contains), US and
-    CA are one numbering plan (NANP) so only one of them runs, and a window whose only candidate
-    is an international number ("+49 ...") matched whole is region-independent, so it runs once.
-    Results per window are cached (the same numbers recur across calls).
+    the text that hold at least four digits (split at characters no candidate contains), only for
+    the regions in which a run of the window's digits can be a valid number, and skips parsing
+    candidates that cannot (_ScreenedMatcher). US and CA are one numbering plan (NANP), so only
+    one of them runs; a window whose only candidate is an international number ("+49 ...")
+    matched whole is region-independent, so it runs once. Results per window are cached.
+
+    A valid number scores 0.5 (Presidio: 0.4) so that, at the default threshold of 0.5, phone
+    numbers are redacted without a context word: with no spaCy lemmatizer Presidio's own context
+    boost never fires, and 0.4 would mean no phone number is ever redacted. With a context word
+    ("call", "phone", "mobile"...) it gains 0.35 like every other recognizer.
     """
 
     SCORE = 0.5
@@ -623,7 +689,8 @@ class WindowedPhoneRecognizer(PhoneRecognizer):
 # either side, so \b and look-arounds see what they see in the whole text, and the windows are
 # joined by newlines, which no match contains. Same matches, a fraction of the text to scan
 # (Presidio's URL and e-mail patterns backtrack at every position), and none at all when the
-# text has no such place. The "must" tests run without IGNORECASE (much faster), so their letter
+# text has no such place. Recognizers whose patterns are cheap to scan (cards, SSNs, dates...)
+# run on the whole text: for them the windows cost more than they save. The "must" tests run without IGNORECASE (much faster), so their letter
 # classes add the two characters that match ASCII letters case-insensitively (KELVIN SIGN, LONG S).
 _LETTER = "A-Za-z\u212a\u017f"
 _WINDOWS = {
@@ -632,25 +699,17 @@ _WINDOWS = {
     "UrlRecognizer": (r"[^\s()<>]", rf"\.[{_LETTER}]"),
     # local part, "@", domain
     "EmailRecognizer": (r"[\w!#$%&'*+\-/=?^`{|}~.@]", r"@"),
-    # IPv4 digits and dots, IPv6 hex and colons, a /prefix and a %zone
-    "IpRecognizer": (r"[0-9A-Za-z.:/%]", r"\d\.\d|:"),
+    # IPv4 digits and dots, IPv6 hex and colons, a /prefix and a %zone; an IPv6 address has "::"
+    # or a colon between hex digits
+    "IpRecognizer": (r"[0-9A-Za-z.:/%]", r"\d\.\d|::|[0-9A-Fa-f]:[0-9A-Fa-f]"),
     # \b-delimited letters and digits; every alternative has a digit
     "UsLicenseRecognizer": (r"[A-Za-z0-9]", r"[0-9]"),
     # letters then seven digits
     "MedicalLicenseRecognizer": (r"[A-Za-z0-9]", r"\d{7}"),
-    # (bc1|[13]) and 25 to 59 letters or digits
-    "CryptoRecognizer": (r"[A-Za-z0-9]", rf"[{_LETTER}0-9]{{26}}"),
-    # digits, month names, and - / . : + T Z; every date pattern has a digit
-    "DateRecognizer": (r"[0-9A-Za-z/.:+\-]", r"\d"),
-    # four digits, then groups of digits separated by "-" or " "
-    "CreditCardRecognizer": (r"[\d\- ]", r"\d{4}[- ]?\d{3}"),
-    "UsSsnRecognizer": (r"[0-9\- .]", r"[0-9]{3}"),
-    "NhsRecognizer": (r"[0-9\- ]", r"[0-9]{3}"),
     "UsItinRecognizer": (r"[\d\- ]", r"9\d{2}"),
     "UsBankRecognizer": (r"[0-9]", r"[0-9]{8}"),
     "UsPassportRecognizer": (r"[A-Za-z0-9]", r"[0-9]{8}"),
     "MacAddressRecognizer": (r"[0-9A-Fa-f:.\-]", r"[0-9A-Fa-f]{2}[:.-][0-9A-Fa-f]{2}"),
-    "UuidRecognizer": (r"[0-9A-Fa-f\-]", r"[0-9A-Fa-f]{8}-"),
     # country code, check digits, then groups of letters and digits separated by "-" or " "
     "IbanRecognizer": (r"[A-Za-z0-9 \-]", rf"[{_LETTER}]{{2}}[0-9]{{2}}"),
 }
@@ -680,6 +739,25 @@ class _Windows:
             length += len(piece) + 1
             hit = self.must.search(text, end)
         return "\n".join(pieces), packed_starts, starts
+
+
+# Recognizers that run on the whole text are skipped when a quick test shows their patterns
+# cannot match (each test names what every match of the recognizer contains).
+_QUICK_TESTS = {
+    "CreditCardRecognizer": r"\d{4}[- ]?\d{3}",  # (4\d{3}|5[0-5]\d{2}|...)[- ]?(\d{3,4})...
+    "UsSsnRecognizer": r"[0-9]{3}",  # every SSN pattern has three digits in a row
+    "NhsRecognizer": r"[0-9]{3}[- ]?[0-9]{3}",
+    "DateRecognizer": r"\d",
+    "UuidRecognizer": r"[0-9A-Fa-f]{8}-",
+    "CryptoRecognizer": rf"[{_LETTER}0-9]{{26}}",  # (bc1|[13])[a-zA-HJ-NP-Z0-9]{25,59}
+}
+
+
+def _quick_test(recognizer: EntityRecognizer) -> re.Pattern[str] | None:
+    for cls in type(recognizer).__mro__:
+        if cls.__name__ in _QUICK_TESTS:
+            return re.compile(_QUICK_TESTS[cls.__name__])
+    return None
 
 
 def _windows(recognizer: EntityRecognizer) -> _Windows | None:
@@ -720,7 +798,9 @@ def _presidio_recognizers(settings: RedactionSettings, regions: tuple[str, ...])
             recognizer = OfflineEmailRecognizer()
         elif isinstance(recognizer, PatternRecognizer) and not isinstance(recognizer, IbanRecognizer):
             patterns = [
-                p for p in recognizer.patterns if _reachable_score(recognizer, p.score) >= settings.score_threshold
+                p
+                for p in recognizer.patterns
+                if _reachable_score(recognizer, p.score) >= settings.score_threshold
             ]
             if not patterns:
                 continue
@@ -766,7 +846,7 @@ class Redactor:
         self.supported_entities = tuple(sorted(supported))
         self.entities = tuple(sorted(wanted))
         self._recognizers = [
-            (r, _windows(r), [e for e in r.supported_entities if e in wanted])
+            (r, _windows(r), _quick_test(r), [e for e in r.supported_entities if e in wanted])
             for r in recognizers
             if wanted.intersection(r.supported_entities)
         ]
@@ -774,13 +854,19 @@ class Redactor:
         self._salt = settings.salt.encode() if settings.salt else b""
         self._cache: OrderedDict[bytes, tuple[str, tuple[tuple[str, int], ...], bool]] = OrderedDict()
         self._lock = threading.RLock()
+        # Presidio compiles a recognizer's patterns on first use (the URL pattern alone takes
+        # about 0.1 s): do it now, so the first captured call is not the slow one.
+        self._analyze([_WARM_UP_TEXT])
+        self.clear_caches()
         self.analyzed_texts = 0  # texts analysed (not served from the cache)
         self.cache_hits = 0
 
     @staticmethod
     def _validate(settings: RedactionSettings) -> None:
         if not 0.0 <= settings.score_threshold <= 1.0:
-            raise ValueError(f"redaction score_threshold must be within [0, 1], got {settings.score_threshold!r}")
+            raise ValueError(
+                f"redaction score_threshold must be within [0, 1], got {settings.score_threshold!r}"
+            )
         if settings.operator not in OPERATORS:
             raise ValueError(f"redaction operator must be one of {OPERATORS}, got {settings.operator!r}")
         if settings.operator == "hash" and not settings.salt:
@@ -831,7 +917,7 @@ class Redactor:
         """Forget cached results (benchmarks measure cold runs with this)."""
         with self._lock:
             self._cache.clear()
-            for recognizer, _, _ in self._recognizers:
+            for recognizer, *_ in self._recognizers:
                 if isinstance(recognizer, WindowedPhoneRecognizer):
                     recognizer.clear_caches()
 
@@ -902,9 +988,10 @@ class Redactor:
             starts.append(position)
             position += len(text) + len(_BATCH_SEPARATOR)
         raw: list[tuple[EntityRecognizer, RecognizerResult]] = []
-        for recognizer, windows, entities in self._recognizers:
+        for recognizer, windows, quick_test, entities in self._recognizers:
             if windows is None:
-                raw += [(recognizer, r) for r in recognizer.analyze(joined, entities, None) or ()]
+                if quick_test is None or quick_test.search(joined):
+                    raw += [(recognizer, r) for r in recognizer.analyze(joined, entities, None) or ()]
                 continue
             packed, packed_starts, window_starts = windows.pack(joined)
             for result in recognizer.analyze(packed, entities, None) if packed else ():

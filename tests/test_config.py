@@ -87,7 +87,9 @@ def test_instrument_raises_config_error_before_patching(monkeypatch):
 def test_unknown_file_key_is_an_error(tmp_path):
     config = tmp_path / "typo.toml"
     config.write_text('[price."m"]\ninput_mtok = 1\noutput_mtok = 1\n')
-    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['price'\]; accepted: content, prices, providers, redaction"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key\(s\) \['price'\]; accepted: content, prices, providers, redaction"
+    ):
         load_settings(environ={"OTEL_LLM_CONFIG": str(config)})
 
 
@@ -118,7 +120,9 @@ def test_capture_mode_precedence_and_the_standard_variable():
     # Ours wins over the standard one; the standard one still picks the placement.
     content = load_settings(environ={standard: "SPAN_ONLY", "OTEL_LLM_CAPTURE_CONTENT": "sampled"}).content
     assert (content.mode, content.placement) == ("sampled", "span")
-    assert load_settings({"capture_content": "all"}, {"OTEL_LLM_CAPTURE_CONTENT": "off"}).content.mode == "all"
+    assert (
+        load_settings({"capture_content": "all"}, {"OTEL_LLM_CAPTURE_CONTENT": "off"}).content.mode == "all"
+    )
     with pytest.raises(ConfigError, match="OTEL_LLM_CAPTURE_CONTENT='some'.*off, sampled, all"):
         load_settings(environ={"OTEL_LLM_CAPTURE_CONTENT": "some"})
     with pytest.raises(ConfigError, match="OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"):
@@ -127,7 +131,7 @@ def test_capture_mode_precedence_and_the_standard_variable():
 
 def test_content_and_redaction_settings_from_file_env_and_keywords(tmp_path):
     salt = tmp_path / "salt"
-    salt.write_text("pepper\n")
+    salt.write_text("pepper-and-salt-16\n")
     config = tmp_path / "otel-llm.toml"
     config.write_text(
         '[content]\ncapture = "sampled"\nsample_rate = 0.1\nmax_chars = 5000\n'
@@ -136,9 +140,11 @@ def test_content_and_redaction_settings_from_file_env_and_keywords(tmp_path):
     )
     content = load_settings(environ={"OTEL_LLM_CONFIG": str(config), "OTEL_LLM_SAMPLE_RATE": "0.5"}).content
     assert content.mode == "sampled" and content.sample_rate == 0.5 and content.max_chars == 5000
-    assert content.operator == "hash" and content.salt == "pepper"
+    assert content.operator == "hash" and content.salt == "pepper-and-salt-16"
     assert content.entities == ("EMAIL_ADDRESS", "API_KEY") and content.allow_list == ("support@example.com",)
     assert "pepper" not in repr(content)
+    with pytest.raises(ConfigError, match="at least 16 bytes"):
+        load_settings({"redaction": {"operator": "hash", "salt": "short"}}, {})
     with pytest.raises(ConfigError, match="needs a salt"):
         load_settings({"redaction": {"operator": "hash"}}, {})
     with pytest.raises(ConfigError, match="OTEL_LLM_SAMPLE_RATE='2'.*between 0.0 and 1.0"):

@@ -58,5 +58,11 @@ def test_every_setting_is_documented():
         *config.CONTENT_VARIABLES.values(),
     ):
         assert variable in text, variable
-    for key in (*config.FILE_KEYS, *config.PRICE_FIELDS, *config.CONTENT_FILE_KEYS, *config.REDACTION_KEYS, *config.KEYWORDS):
+    for key in (
+        *config.FILE_KEYS,
+        *config.PRICE_FIELDS,
+        *config.CONTENT_FILE_KEYS,
+        *config.REDACTION_KEYS,
+        *config.KEYWORDS,
+    ):
         assert key in text, key

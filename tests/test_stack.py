@@ -394,7 +394,10 @@ def test_collector_masks_secrets_in_raw_content_events(stack):
         "OTEL_EXPORTER_OTLP_ENDPOINT": stack.collector.otlp_http_endpoint,
     }
     subprocess.run(
-        [sys.executable, "-c", RAW_CONTENT_EVENT_APP, openai_key, card, token], env=env, check=True, timeout=60
+        [sys.executable, "-c", RAW_CONTENT_EVENT_APP, openai_key, card, token],
+        env=env,
+        check=True,
+        timeout=60,
     )
     from otel_llm.testing.stack import read_jsonl
 
