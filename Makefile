@@ -54,6 +54,8 @@ test-compat: $(COMPAT)/.installed
 bench: $(VENV)/.installed system-packages collector
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/outage.py
+	$(PY) benchmarks/redaction.py
+	$(PY) benchmarks/capture.py
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
