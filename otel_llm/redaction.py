@@ -16,8 +16,10 @@ weaker ones; at threshold 0 the spans found are exactly Presidio's (tests/test_r
 one pass per batch over the joined texts; patterns that cannot reach the score threshold dropped;
 expensive patterns (URL, e-mail, IP, IBAN...) run only on the windows of the text that can hold a
 match; the phone matcher runs only on windows with four digits or more, only for the regions in
-which some digits there can form a valid number, and skips parsing candidates that cannot; results
-are cached by content hash (system prompts and chat history repeat on every call).
+which one of the candidates it would parse there can be a valid number (length, number pattern and
+required national prefix), and skips parsing candidates that cannot; plain pattern recognizers run
+without Presidio's per-match explanation objects; results are cached by content hash (system
+prompts and chat history repeat on every call).
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ import phonenumbers  # noqa: E402
 import regex  # noqa: E402
 import tldextract  # noqa: E402
 from phonenumbers import PhoneNumberMatcher  # noqa: E402
+from phonenumbers.phonenumberutil import (  # noqa: E402
+    _choose_formatting_pattern_for_number,
+    _formatting_rule_has_first_group_only,
+)
 from presidio_analyzer import EntityRecognizer, LocalRecognizer, PatternRecognizer, RecognizerResult  # noqa: E402
 from presidio_analyzer.predefined_recognizers import (  # noqa: E402
     EmailRecognizer,
@@ -57,6 +63,9 @@ try:  # the matcher's own candidate pattern; only used for an exact shortcut, so
     from phonenumbers.phonenumbermatcher import _PATTERN as _PHONE_CANDIDATE
 except ImportError:  # pragma: no cover - depends on the phonenumbers version
     _PHONE_CANDIDATE = None
+
+# Presidio's per-pattern regex timeout (pattern_recognizer reads the same variable)
+_REGEX_TIMEOUT_SECONDS = int(os.environ.get("REGEX_TIMEOUT_SECONDS", 60))
 
 __all__ = ["RedactionResult", "RedactionSettings", "Redactor", "SECRET_ENTITIES"]
 
@@ -429,8 +438,9 @@ _PHONE_MIN_DIGITS = min(
     min(phonenumbers.PhoneMetadata.metadata_for_region(region).general_desc.possible_length or [2])
     for region in phonenumbers.SUPPORTED_REGIONS
 )
+# (possessive: what a run gives back could never match what follows it, so never backtrack)
 _PHONE_WINDOW = re.compile(
-    rf"(?<![^{_PHONE_BREAKERS}])(?:[^{_PHONE_BREAKERS}\d]*\d){{{_PHONE_MIN_DIGITS}}}[^{_PHONE_BREAKERS}]*"
+    rf"(?<![^{_PHONE_BREAKERS}])(?:[^{_PHONE_BREAKERS}\d]*+\d){{{_PHONE_MIN_DIGITS}}}[^{_PHONE_BREAKERS}]*+"
 )
 # No candidate with more digits can be valid: a national significant number has at most 17
 # (phonenumbers' limit), and a country code, national prefix or carrier code add fewer than 13.
@@ -501,8 +511,16 @@ class _RegionScreen:
         # digit counts a parse can turn into a valid national number: a type's length plus at
         # most the country code and the longest national prefix (or carrier code) it strips
         longest_strip = len(self.country_code) + (_max_width(prefix) if prefix else 0)
-        # (from -2: a transform rule may add digits, as Argentina's adds a 9)
-        self.lengths = frozenset(n + k for n in self.by_length for k in range(-2, longest_strip + 1))
+        # (from -2 with a transform rule, which may add digits as Argentina's adds a 9; without
+        # one, parsing only strips digits)
+        fewest = -2 if self.transform else 0
+        self.lengths = frozenset(n + k for n in self.by_length for k in range(fewest, longest_strip + 1))
+        # the region phonenumbers formats this country code's numbers with (its national prefix
+        # rule decides whether a number written without the prefix is valid at leniency VALID)
+        main = phonenumbers.region_code_for_country_code(metadata.country_code)
+        self.main_metadata = phonenumbers.PhoneMetadata.metadata_for_region(main) or metadata
+        main_prefix = self.main_metadata.national_prefix_for_parsing
+        self.main_prefix = re.compile(main_prefix) if main_prefix else None
         self._known: dict[str, bool] = {}
 
     def may_be_valid(self, candidate: str) -> bool:
@@ -515,14 +533,36 @@ class _RegionScreen:
             return False
         known = self._known.get(digits)
         if known is None:
-            known = bool(self.idd.match(digits)) or any(
-                (pattern := self.by_length.get(len(nsn))) is not None and pattern.fullmatch(nsn)
+            known = self._after_idd_may_be_valid(digits) or any(
+                (pattern := self.by_length.get(len(nsn))) is not None
+                and pattern.fullmatch(nsn)
+                and (nsn != digits or not self._needs_missing_prefix(digits))
                 for nsn in self._national_numbers(digits)
             )
             if len(self._known) >= CACHE_ENTRIES * 4:
                 self._known.clear()
             self._known[digits] = known
         return known
+
+    def _after_idd_may_be_valid(self, digits: str) -> bool:
+        """Digits after an international prefix parse as country code + national number; too few
+        digits for both cannot be valid (the digits may still parse as a national number)."""
+        match = self.idd.match(digits)
+        return match is not None and len(digits) - match.end() > _PHONE_MIN_DIGITS
+
+    def _needs_missing_prefix(self, digits: str) -> bool:
+        """True when `digits`, kept whole as a national number, is written without the national
+        prefix its format requires: phonenumbers' matcher rejects it at leniency VALID
+        (_is_national_prefix_present_if_required)."""
+        if self.main_prefix is not None and self.main_prefix.match(digits):
+            return False
+        rule = _choose_formatting_pattern_for_number(self.main_metadata.number_format, digits)
+        return bool(
+            rule is not None
+            and rule.national_prefix_formatting_rule
+            and not rule.national_prefix_optional_when_formatting
+            and not _formatting_rule_has_first_group_only(rule.national_prefix_formatting_rule)
+        )
 
     def _national_numbers(self, digits: str) -> set[str]:
         """Every national significant number phonenumbers.parse can derive from `digits` in this
@@ -572,19 +612,22 @@ def _ascii_digits(text: str) -> str:
     return "".join(str(unicodedata.digit(c)) for c in digits)
 
 
-def _digit_ranges(window: str) -> set[str]:
-    """The digits of every run of consecutive digit blocks in the window: a superset of the digits
-    of any phone candidate or inner match phonenumbers can find there."""
-    blocks = [_ascii_digits(m.group()) for m in _DIGIT_RUN.finditer(window)]
-    ranges = set()
-    for i in range(len(blocks)):
-        digits = ""
-        for block in blocks[i:]:
-            digits += block
-            if len(digits) > _PHONE_MAX_DIGITS:
-                break
-            ranges.add(digits)
-    return ranges
+class _CandidateRecorder(PhoneNumberMatcher):
+    """Runs the matcher's candidate search and inner-match logic with every parse failing, and
+    records the candidates it would have parsed (the region is never used)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text, "US")
+        self._tried: list[str] = []
+
+    def tried(self) -> list[str]:
+        for _ in self:
+            pass  # nothing is ever found
+        return self._tried
+
+    def _parse_and_verify(self, candidate, offset):
+        self._tried.append(candidate)
+        return None
 
 
 class WindowedPhoneRecognizer(PhoneRecognizer):
@@ -592,7 +635,7 @@ class WindowedPhoneRecognizer(PhoneRecognizer):
 
     Same matcher, regions and leniency, so the same findings: the matcher runs on the windows of
     the text that hold at least four digits (split at characters no candidate contains), only for
-    the regions in which a run of the window's digits can be a valid number, and skips parsing
+    the regions in which a candidate it would parse there can be a valid number, and skips parsing
     candidates that cannot (_ScreenedMatcher). US and CA are one numbering plan (NANP), so only
     one of them runs; a window whose only candidate is an international number ("+49 ...")
     matched whole is region-independent, so it runs once. Results per window are cached.
@@ -648,15 +691,21 @@ class WindowedPhoneRecognizer(PhoneRecognizer):
         return matches
 
     def _possible_regions(self, window: str) -> list[str]:
-        """The regions in which some run of the window's digit blocks can be a valid number (all
-        of them if the window has a plus sign: international numbers parse alike everywhere)."""
-        if any(plus in window for plus in _PLUS_CHARS):
+        """The regions in which some candidate the matcher would parse can be a valid number.
+
+        Until its first match, a matcher in any region tries the same candidates (finding them
+        does not depend on the region), so a region none of whose candidates passes its screen
+        finds nothing."""
+        if not hasattr(PhoneNumberMatcher, "_parse_and_verify"):
+            return list(self.run_regions)  # a phonenumbers release without the hook: no screening
+        # (candidates and their inner groups often share their digits: screen each once)
+        digit_runs = {_plain_digits(candidate) for candidate in _CandidateRecorder(window).tried()}
+        if None in digit_runs:  # a plus sign or an extension: phonenumbers decides
             return list(self.run_regions)
-        ranges = _digit_ranges(window)
         return [
             region
             for region in self.run_regions
-            if any(self._screens[region].digits_may_be_valid(digits) for digits in ranges)
+            if any(self._screens[region].digits_may_be_valid(digits) for digits in digit_runs)
         ]
 
     @staticmethod
@@ -771,6 +820,50 @@ def _windows(recognizer: EntityRecognizer) -> _Windows | None:
     return None
 
 
+def _pattern_analyzer(recognizer: EntityRecognizer):
+    """`recognizer.analyze`, or for a plain PatternRecognizer the same loop as Presidio's
+    (same patterns, flags, timeout, validation and scores) without what only its explanations
+    need (an AnalysisExplanation and two clock reads per match or pattern), which costs about as
+    much as the matching itself on short texts."""
+    if type(recognizer).analyze is not PatternRecognizer.analyze:
+        return recognizer.analyze
+    entity = recognizer.supported_entities[0]
+    flags = recognizer.global_regex_flags
+    metadata = {
+        RecognizerResult.RECOGNIZER_NAME_KEY: recognizer.name,
+        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id,
+    }
+    validate, invalidate = recognizer.validate_result, recognizer.invalidate_result
+
+    def analyze(text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        results = []
+        for pattern in recognizer.patterns:
+            if not pattern.compiled_regex or pattern.compiled_with_flags != flags:
+                pattern.compiled_with_flags = flags
+                pattern.compiled_regex = regex.compile(pattern.regex, flags=flags)
+            try:
+                for match in pattern.compiled_regex.finditer(text, timeout=_REGEX_TIMEOUT_SECONDS):
+                    start, end = match.span()
+                    if start == end:
+                        continue
+                    current = text[start:end]
+                    score = pattern.score
+                    valid = validate(current)
+                    if valid is not None:
+                        score = EntityRecognizer.MAX_SCORE if valid else EntityRecognizer.MIN_SCORE
+                    if invalidate(current):
+                        score = EntityRecognizer.MIN_SCORE
+                    if score > EntityRecognizer.MIN_SCORE:
+                        results.append(
+                            RecognizerResult(entity, start, end, score, recognition_metadata=dict(metadata))
+                        )
+            except TimeoutError:
+                pass  # Presidio logs and skips the pattern too
+        return EntityRecognizer.remove_duplicates(results)
+
+    return analyze
+
+
 def _reachable_score(recognizer: PatternRecognizer, score: float) -> float:
     """The highest score a pattern result can end with: validated results become 1.0, others can
     only gain the context boost."""
@@ -846,7 +939,13 @@ class Redactor:
         self.supported_entities = tuple(sorted(supported))
         self.entities = tuple(sorted(wanted))
         self._recognizers = [
-            (r, _windows(r), _quick_test(r), [e for e in r.supported_entities if e in wanted])
+            (
+                r,
+                _windows(r),
+                _quick_test(r),
+                [e for e in r.supported_entities if e in wanted],
+                _pattern_analyzer(r),
+            )
             for r in recognizers
             if wanted.intersection(r.supported_entities)
         ]
@@ -988,13 +1087,13 @@ class Redactor:
             starts.append(position)
             position += len(text) + len(_BATCH_SEPARATOR)
         raw: list[tuple[EntityRecognizer, RecognizerResult]] = []
-        for recognizer, windows, quick_test, entities in self._recognizers:
+        for recognizer, windows, quick_test, entities, analyze in self._recognizers:
             if windows is None:
                 if quick_test is None or quick_test.search(joined):
-                    raw += [(recognizer, r) for r in recognizer.analyze(joined, entities, None) or ()]
+                    raw += [(recognizer, r) for r in analyze(joined, entities, None) or ()]
                 continue
             packed, packed_starts, window_starts = windows.pack(joined)
-            for result in recognizer.analyze(packed, entities, None) if packed else ():
+            for result in analyze(packed, entities, None) if packed else ():
                 i = bisect.bisect_right(packed_starts, result.start) - 1
                 shift = window_starts[i] - packed_starts[i]
                 result.start += shift
