@@ -9,6 +9,7 @@ OpenTelemetry, otherwise our own SDK providers exporting OTLP as the standard `O
 from __future__ import annotations
 
 import atexit
+import importlib
 import logging
 import os
 import queue
@@ -558,30 +559,43 @@ def _span_queue_options() -> dict[str, Any]:
     return {} if os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE") else {"max_queue_size": SPAN_QUEUE_SIZE}
 
 
+# Per signal: the module and class of the OTLP exporter (under opentelemetry.exporter.otlp.proto.<http|grpc>).
+_OTLP_EXPORTERS = {
+    "TRACES": ("trace_exporter", "OTLPSpanExporter"),
+    "METRICS": ("metric_exporter", "OTLPMetricExporter"),
+    "LOGS": ("_log_exporter", "OTLPLogExporter"),
+}
+
+
+def _own_exporter(signal: str, console: Callable[[], Any]) -> Any:
+    """The exporter OTEL_<signal>_EXPORTER asks for (OTLP by default), or None for `none`."""
+    choice = _exporter_choice(f"OTEL_{signal}_EXPORTER")
+    if choice == "otlp":
+        protocol = "grpc" if _otlp_protocol(signal) == "grpc" else "http"
+        module_name, class_name = _OTLP_EXPORTERS[signal]
+        module = importlib.import_module(f"opentelemetry.exporter.otlp.proto.{protocol}.{module_name}")
+        exporter = getattr(module, class_name)(**_otlp_exporter_options(signal))
+    elif choice == "console":
+        exporter = console()
+    else:
+        return None
+    STATE.own_exporters.append(exporter)
+    return exporter
+
+
 def _own_tracer_provider() -> Any:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
-    if STATE.own_tracer_provider is not None:  # instrument() again: keep exporting through the same one
-        return STATE.own_tracer_provider
-    provider = TracerProvider(resource=Resource.create(), shutdown_on_exit=False)
-    choice = _exporter_choice("OTEL_TRACES_EXPORTER")
-    exporter: Any = None
-    if choice == "otlp":
-        if _otlp_protocol("TRACES") == "grpc":
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-        else:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        exporter = OTLPSpanExporter(**_otlp_exporter_options("TRACES"))
-    elif choice == "console":
-        exporter = ConsoleSpanExporter()
-    if exporter is not None:
-        provider.add_span_processor(BatchSpanProcessor(exporter, **_span_queue_options()))
-        STATE.own_exporters.append(exporter)
-    STATE.own_tracer_provider = provider
-    _register_exit_hook()
-    return provider
+    if STATE.own_tracer_provider is None:  # instrument() again: keep exporting through the same one
+        provider = TracerProvider(resource=Resource.create(), shutdown_on_exit=False)
+        exporter = _own_exporter("TRACES", ConsoleSpanExporter)
+        if exporter is not None:
+            provider.add_span_processor(BatchSpanProcessor(exporter, **_span_queue_options()))
+        STATE.own_tracer_provider = provider
+        _register_exit_hook()
+    return STATE.own_tracer_provider
 
 
 def _own_meter_provider() -> Any:
@@ -589,26 +603,14 @@ def _own_meter_provider() -> Any:
     from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
     from opentelemetry.sdk.resources import Resource
 
-    if STATE.own_meter_provider is not None:
-        return STATE.own_meter_provider
-    readers = []
-    choice = _exporter_choice("OTEL_METRICS_EXPORTER")
-    exporter: Any = None
-    if choice == "otlp":
-        if _otlp_protocol("METRICS") == "grpc":
-            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-        else:
-            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-        exporter = OTLPMetricExporter(**_otlp_exporter_options("METRICS"))
-    elif choice == "console":
-        exporter = ConsoleMetricExporter()
-    if exporter is not None:
-        readers.append(PeriodicExportingMetricReader(exporter))
-        STATE.own_exporters.append(exporter)
-    provider = MeterProvider(resource=Resource.create(), metric_readers=readers, shutdown_on_exit=False)
-    STATE.own_meter_provider = provider
-    _register_exit_hook()
-    return provider
+    if STATE.own_meter_provider is None:
+        exporter = _own_exporter("METRICS", ConsoleMetricExporter)
+        readers = [PeriodicExportingMetricReader(exporter)] if exporter is not None else []
+        STATE.own_meter_provider = MeterProvider(
+            resource=Resource.create(), metric_readers=readers, shutdown_on_exit=False
+        )
+        _register_exit_hook()
+    return STATE.own_meter_provider
 
 
 def _own_logger_provider() -> Any:
@@ -616,25 +618,14 @@ def _own_logger_provider() -> Any:
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogRecordExporter
     from opentelemetry.sdk.resources import Resource
 
-    if STATE.own_logger_provider is not None:
-        return STATE.own_logger_provider
-    provider = LoggerProvider(resource=Resource.create(), shutdown_on_exit=False)
-    choice = _exporter_choice("OTEL_LOGS_EXPORTER")
-    exporter: Any = None
-    if choice == "otlp":
-        if _otlp_protocol("LOGS") == "grpc":
-            from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-        else:
-            from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-        exporter = OTLPLogExporter(**_otlp_exporter_options("LOGS"))
-    elif choice == "console":
-        exporter = ConsoleLogRecordExporter()
-    if exporter is not None:
-        provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
-        STATE.own_exporters.append(exporter)
-    STATE.own_logger_provider = provider
-    _register_exit_hook()
-    return provider
+    if STATE.own_logger_provider is None:
+        provider = LoggerProvider(resource=Resource.create(), shutdown_on_exit=False)
+        exporter = _own_exporter("LOGS", ConsoleLogRecordExporter)
+        if exporter is not None:
+            provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+        STATE.own_logger_provider = provider
+        _register_exit_hook()
+    return STATE.own_logger_provider
 
 
 def _register_exit_hook() -> None:
