@@ -12,10 +12,7 @@ or a record older than the timeout is dropped and counted, never exported raw.
 from __future__ import annotations
 
 import json
-import os
-import queue
 import re
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -25,6 +22,7 @@ from opentelemetry import trace
 
 from . import semconv as sc
 from .config import ContentSettings
+from .worker import BackgroundWorker
 
 EVENT_NAME = "gen_ai.client.inference.operation.details"
 
@@ -147,20 +145,15 @@ class _Literal:
         self.value = value
 
 
-class ContentPipeline:
+class ContentPipeline(BackgroundWorker):
     """The bounded queue and the worker thread that redacts and emits content."""
 
     def __init__(self) -> None:
+        super().__init__("otel-llm-content")
         self.settings = ContentSettings()
-        # Unbounded as a data structure; submit() enforces settings.queue_size, so a new
-        # configuration never strands records in a replaced queue.
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._pid: int | None = None
         # The redactor and the settings it was built for (rebuilt when the settings change).
         self._redactor: Any = None
         self._redactor_settings: ContentSettings | None = None
-        self._redactor_error: BaseException | None = None
         self.redactor_factory: Callable[[ContentSettings], Any] = _default_redactor
         self.notice_shown = False
 
@@ -169,8 +162,7 @@ class ContentPipeline:
         if settings.mode != "off":
             _import_modules_sdks_peek_at()
             # Load Presidio now, in the background, so the first captured call does not wait.
-            self._start()
-            self._queue.put(_WARM_UP)
+            self.put(_WARM_UP)
 
     # -- caller's thread ---------------------------------------------------------------------------
 
@@ -191,51 +183,32 @@ class ContentPipeline:
         return None
 
     def submit(self, record: ContentRecord) -> bool:
-        """Queue a record without blocking; False (and counted) when the queue is full."""
-        if self._pid != os.getpid():  # first use, or a forked child with no worker thread
-            self._start()
-        if self._queue.qsize() >= self.settings.queue_size:
+        """Queue a record without blocking; False (and counted) when the queue is full. The queue
+        is bounded here rather than by its size, so a new configuration never strands records."""
+        self.ensure_started()
+        if self.backlog() >= self.settings.queue_size:
             record.core.content_dropped(1, "queue_full")
             return False
-        self._queue.put(record)
+        self.put(record)
         return True
 
-    def _start(self) -> None:
-        with self._lock:
-            if self._pid == os.getpid():
-                return
-            # A queue copied by fork may hold the parent's records or a held lock: start afresh.
-            self._queue = queue.SimpleQueue()
-            self._redactor = None
-            self._redactor_settings = None
-            threading.Thread(target=self._run, name="otel-llm-content", daemon=True).start()
-            self._pid = os.getpid()
-
-    def drain(self, timeout_seconds: float) -> bool:
-        """Wait until every queued record is emitted or dropped; False when the deadline passed."""
-        if self._pid != os.getpid():
-            return True
-        done = threading.Event()
-        self._queue.put(done)
-        return done.wait(timeout_seconds)
+    def on_start(self, first: bool) -> None:
+        # A forked child builds its own redactor (a parent's may hold a lock held at fork time).
+        self._redactor = None
+        self._redactor_settings = None
 
     # -- worker thread ---------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if isinstance(item, threading.Event):
-                item.set()
-                continue
-            if item is _WARM_UP:
-                self._get_redactor(None)
-                continue
-            try:
-                self._process(item)
-            except Exception as exc:  # never let one record stop the worker
-                item.core.self_error("content", exc)
-                item.core.content_dropped(1, "redaction_error")
-                _end_span(item)
+    def handle(self, item: Any) -> None:
+        if item is _WARM_UP:
+            self._get_redactor(None)
+            return
+        try:
+            self._process(item)
+        except Exception as exc:  # never let one record stop the worker
+            item.core.self_error("content", exc)
+            item.core.content_dropped(1, "redaction_error")
+            _end_span(item)
 
     def _process(self, record: ContentRecord) -> None:
         core = record.core
@@ -289,11 +262,10 @@ class ContentPipeline:
         settings = self.settings
         if self._redactor_settings is settings:
             return self._redactor
-        self._redactor, self._redactor_settings, self._redactor_error = None, settings, None
+        self._redactor, self._redactor_settings = None, settings
         try:
             self._redactor = self.redactor_factory(settings)
         except Exception as exc:  # fail closed: without a redactor nothing is exported
-            self._redactor_error = exc
             if core is not None:
                 core.self_error("redactor_init", exc)
             else:

@@ -12,7 +12,6 @@ import atexit
 import importlib
 import logging
 import os
-import queue
 import threading
 import time
 import traceback
@@ -30,6 +29,7 @@ from .content import CONTENT, EVENT_NAME, ContentRecord
 from .cost import PriceBook
 from .invocation import Invocation
 from .version import __version__
+from .worker import BackgroundWorker
 
 logger = logging.getLogger("otel_llm")
 
@@ -351,7 +351,7 @@ MAX_PENDING_BATCHES = 10_000
 Measurement = tuple[Callable[..., None], Any, dict[str, Any]]
 
 
-class _MetricWorker:
+class _MetricWorker(BackgroundWorker):
     """Records metric measurements on a background thread, so the SDK's per-record attribute
     cleaning and hashing (tens of microseconds each; one per stream chunk for
     time_per_output_chunk) stays off the caller's thread. Each batch carries the call's context,
@@ -359,38 +359,23 @@ class _MetricWorker:
     the meters (flush() and shutdown call it)."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._pid: int | None = None
+        super().__init__("otel-llm-metrics")
 
     def submit(self, core: Telemetry, ctx: Any, measurements: list[Measurement]) -> None:
-        if self._pid != os.getpid():  # first use, or a forked child, which has no worker thread
-            self._start()
-        if self._queue.qsize() > MAX_PENDING_BATCHES:
+        self.ensure_started()
+        if self.backlog() > MAX_PENDING_BATCHES:
             # The worker is behind: record here rather than let the backlog grow (nothing is lost).
             self._record(core, ctx, measurements)
         else:
-            self._queue.put((core, ctx, measurements))
+            self.put((core, ctx, measurements))
 
-    def _start(self) -> None:
-        with self._lock:
-            if self._pid == os.getpid():
-                return
-            first = self._pid is None
-            self._queue = queue.SimpleQueue()  # a queue copied by fork may be mid-operation
-            threading.Thread(target=self._run, name="otel-llm-metrics", daemon=True).start()
-            self._pid = os.getpid()
-            if first:
-                # Registered after the SDK providers exist, so it runs before their own shutdown.
-                atexit.register(self.drain, 2.0)
+    def on_start(self, first: bool) -> None:
+        if first:
+            # Registered after the SDK providers exist, so it runs before their own shutdown.
+            atexit.register(self.drain, 2.0)
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if isinstance(item, threading.Event):
-                item.set()
-                continue
-            self._record(*item)
+    def handle(self, item: Any) -> None:
+        self._record(*item)
 
     @staticmethod
     def _record(core: Telemetry, ctx: Any, measurements: list[Measurement]) -> None:
@@ -403,14 +388,6 @@ class _MetricWorker:
                     record(value, attributes, context=ctx)
             except Exception as exc:
                 core.self_error("metrics", exc)
-
-    def drain(self, timeout_seconds: float = 5.0) -> bool:
-        """Wait until everything submitted so far is recorded; False when the deadline passed."""
-        if self._pid != os.getpid():
-            return True
-        done = threading.Event()
-        self._queue.put(done)
-        return done.wait(timeout_seconds)
 
 
 METRIC_WORKER = _MetricWorker()

@@ -1,0 +1,58 @@
+"""A daemon thread draining a queue: how metric recording and content redaction leave the
+caller's thread. Fork-aware: a forked child has no threads, so its first use starts its own."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from typing import Any
+
+
+class BackgroundWorker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+
+    def handle(self, item: Any) -> None:
+        raise NotImplementedError
+
+    def on_start(self, first: bool) -> None:
+        """Called (under the start lock) before the thread starts in this process."""
+
+    def ensure_started(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            first = self._pid is None
+            self._queue = queue.SimpleQueue()  # a queue copied by fork may hold a held lock
+            self.on_start(first)
+            threading.Thread(target=self._run, name=self.name, daemon=True).start()
+            self._pid = os.getpid()
+
+    def put(self, item: Any) -> None:
+        self.ensure_started()
+        self._queue.put(item)
+
+    def backlog(self) -> int:
+        return self._queue.qsize() if self._pid == os.getpid() else 0
+
+    def drain(self, timeout_seconds: float = 5.0) -> bool:
+        """Wait until everything queued so far is handled; False when the deadline passed."""
+        if self._pid != os.getpid():
+            return True
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout_seconds)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if isinstance(item, threading.Event):
+                item.set()
+            else:
+                self.handle(item)
