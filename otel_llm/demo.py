@@ -134,17 +134,7 @@ def _print_trace(stack: Stack) -> None:
 
 
 def _print_content(stack: Stack) -> None:
-    from .testing.stack import read_jsonl
-
-    records = []
-    for request in read_jsonl(stack.collector.logs_path):
-        for resource_logs in request.get("resourceLogs", []):
-            for scope_logs in resource_logs.get("scopeLogs", []):
-                records.extend(
-                    r
-                    for r in scope_logs.get("logRecords", [])
-                    if r.get("eventName") == "gen_ai.client.inference.operation.details"
-                )
+    records = stack.collector.log_records(event_name="gen_ai.client.inference.operation.details")
     print(
         f"\nContent records (capture `sampled`: 10% review sample + failed calls, redacted by Presidio "
         f"on a background thread): {len(records)} in {stack.collector.logs_path}"

@@ -105,19 +105,7 @@ def _exported(stack, service):
 
 
 def _content_records(stack, service):
-    records = []
-    for request in read_jsonl(stack.collector.logs_path):
-        for resource in request.get("resourceLogs", []):
-            attributes = {a["key"]: a["value"].get("stringValue") for a in resource["resource"]["attributes"]}
-            if attributes.get("service.name") != service:
-                continue
-            for scope in resource.get("scopeLogs", []):
-                records.extend(
-                    r
-                    for r in scope.get("logRecords", [])
-                    if r.get("eventName") == "gen_ai.client.inference.operation.details"
-                )
-    return records
+    return stack.collector.log_records(service, "gen_ai.client.inference.operation.details")
 
 
 def _leaks(exported: str) -> list[str]:

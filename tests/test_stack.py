@@ -318,14 +318,7 @@ def test_collector_masks_credentials_and_card_numbers(stack):
     assert attributes["gen_ai.request.model"] == "gpt-4o-mini"
 
     def log_bodies():
-        from otel_llm.testing.stack import read_jsonl
-
-        bodies = []
-        for request in read_jsonl(stack.collector.logs_path):
-            for resource_logs in request.get("resourceLogs", []):
-                for scope_logs in resource_logs.get("scopeLogs", []):
-                    for record in scope_logs.get("logRecords", []):
-                        bodies.append(record["body"].get("stringValue", ""))
+        bodies = [r["body"].get("stringValue", "") for r in stack.collector.log_records()]
         return [b for b in bodies if b.startswith("user said")]
 
     body = wait_until(log_bodies, 30, what="the log record")[0]
@@ -399,18 +392,9 @@ def test_collector_masks_secrets_in_raw_content_events(stack):
         check=True,
         timeout=60,
     )
-    from otel_llm.testing.stack import read_jsonl
 
     def records():
-        found = []
-        for request in read_jsonl(stack.collector.logs_path):
-            for resource_logs in request.get("resourceLogs", []):
-                service = {a["key"]: a["value"] for a in resource_logs["resource"]["attributes"]}
-                if service.get("service.name", {}).get("stringValue") != "e2e-raw-content":
-                    continue
-                for scope_logs in resource_logs.get("scopeLogs", []):
-                    found.extend(scope_logs.get("logRecords", []))
-        return found
+        return stack.collector.log_records(service="e2e-raw-content")
 
     [record] = wait_until(records, 30, what="the raw content event")
     assert record["eventName"] == "gen_ai.client.inference.operation.details"

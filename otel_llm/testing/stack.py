@@ -238,6 +238,20 @@ class Collector(Service):
                         )
         return found
 
+    def log_records(self, service: str | None = None, event_name: str | None = None) -> list[dict[str, Any]]:
+        """Log records in the logs file (as OTLP/JSON), optionally of one service and one event name."""
+        found = []
+        for request in read_jsonl(self.logs_path):
+            for resource_logs in request.get("resourceLogs", []):
+                resource = otlp_attributes(resource_logs.get("resource", {}).get("attributes", []))
+                if service is not None and resource.get("service.name") != service:
+                    continue
+                for scope_logs in resource_logs.get("scopeLogs", []):
+                    for record in scope_logs.get("logRecords", []):
+                        if event_name is None or record.get("eventName") == event_name:
+                            found.append(record)
+        return found
+
     def own_metrics(self) -> dict[str, float]:
         """The collector's own counters (receiver accepted/refused, exporter sent/failed), summed by name."""
         totals: dict[str, float] = {}
