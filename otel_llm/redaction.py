@@ -56,13 +56,9 @@ from presidio_analyzer.predefined_recognizers import (  # noqa: E402
     IbanRecognizer,
     PhoneRecognizer,
     SpacyRecognizer,
+    UrlRecognizer,
 )
 from presidio_analyzer.recognizer_registry import RecognizerRegistryProvider  # noqa: E402
-
-try:  # the matcher's own candidate pattern; only used for an exact shortcut, so optional
-    from phonenumbers.phonenumbermatcher import _PATTERN as _PHONE_CANDIDATE
-except ImportError:  # pragma: no cover - depends on the phonenumbers version
-    _PHONE_CANDIDATE = None
 
 # Presidio's per-pattern regex timeout (pattern_recognizer reads the same variable)
 _REGEX_TIMEOUT_SECONDS = int(os.environ.get("REGEX_TIMEOUT_SECONDS", 60))
@@ -678,12 +674,9 @@ class WindowedPhoneRecognizer(PhoneRecognizer):
             self._cache.move_to_end(window)
             return cached
         spans: set[tuple[int, int]] = set()
-        for i, region in enumerate(self._possible_regions(window)):
+        for region in self._possible_regions(window):
             matcher = _ScreenedMatcher(window, region, self.leniency, self._screens[region])
-            found = {(m.start, m.end) for m in matcher}
-            spans |= found
-            if i == 0 and self._region_independent(window, found):
-                break
+            spans |= {(m.start, m.end) for m in matcher}
         matches = tuple(sorted(spans))
         self._cache[window] = matches
         if len(self._cache) > CACHE_ENTRIES:
@@ -691,33 +684,33 @@ class WindowedPhoneRecognizer(PhoneRecognizer):
         return matches
 
     def _possible_regions(self, window: str) -> list[str]:
-        """The regions in which some candidate the matcher would parse can be a valid number.
+        """The regions whose matcher can find something in the window.
 
         Until its first match, a matcher in any region tries the same candidates (finding them
         does not depend on the region), so a region none of whose candidates passes its screen
-        finds nothing."""
+        finds nothing. A candidate written with a plus sign ("+49 30 ...") parses the same in
+        every region (its country code is in the number), so it needs one region, any."""
         if not hasattr(PhoneNumberMatcher, "_parse_and_verify"):
             return list(self.run_regions)  # a phonenumbers release without the hook: no screening
-        # (candidates and their inner groups often share their digits: screen each once)
-        digit_runs = {_plain_digits(candidate) for candidate in _CandidateRecorder(window).tried()}
-        if None in digit_runs:  # a plus sign or an extension: phonenumbers decides
-            return list(self.run_regions)
-        return [
+        digit_runs: set[str] = set()
+        international = False
+        for candidate in _CandidateRecorder(window).tried():
+            first = _FIRST_DIGIT_OR_PLUS.search(candidate)
+            if first is not None and first.group() in _PLUS_CHARS:
+                international = True
+                continue
+            digits = _plain_digits(candidate)
+            if digits is None:  # an extension or letters: phonenumbers decides
+                return list(self.run_regions)
+            digit_runs.add(digits)  # (candidates and their inner groups often share digits)
+        regions = [
             region
             for region in self.run_regions
             if any(self._screens[region].digits_may_be_valid(digits) for digits in digit_runs)
         ]
-
-    @staticmethod
-    def _region_independent(window: str, found: set[tuple[int, int]]) -> bool:
-        """True when the window's single candidate is an international number matched whole."""
-        if _PHONE_CANDIDATE is None or len(found) != 1:
-            return False
-        candidates = list(_PHONE_CANDIDATE.finditer(window))
-        if len(candidates) != 1 or candidates[0].span() != next(iter(found)):
-            return False
-        first = _FIRST_DIGIT_OR_PLUS.search(candidates[0].group())
-        return first is not None and first.group() in _PLUS_CHARS
+        if international and not regions:
+            regions = list(self.run_regions[:1])
+        return regions
 
     def _result(self, start: int, end: int) -> RecognizerResult:
         return RecognizerResult(
@@ -820,6 +813,39 @@ def _windows(recognizer: EntityRecognizer) -> _Windows | None:
     return None
 
 
+# Patterns whose every match is a run of the given characters up to its last dot, at most 253 of
+# them (then a TLD and an optional path): Presidio's non-schema URL. Where such a pattern fails at
+# the first character of a run, it fails at every later one in the run too (the longer host it
+# could start with covers every shorter one), so it is tried once per run instead of at every
+# position (the greedy host backtracks over the whole run each time). A "www" prefix may hold
+# non-ASCII digits, which break a run: texts with one are scanned the ordinary way.
+_RUN_ANCHORED = {
+    pattern.regex: r"[a-z0-9.\-]"
+    for pattern in UrlRecognizer().patterns
+    if pattern.regex.startswith("(?i)((www\\d{0,3}[.])?[a-z0-9.\\-]{1,253}[.](?:")
+}
+_LONGEST_RUN_ANCHORED = 254  # a run of host characters before the TLD's dot, plus that dot
+_NON_ASCII_DIGIT = regex.compile(r"(?![0-9])\d")
+
+
+def _finditer_at_run_starts(pattern, runs, text: str):
+    """pattern.finditer(text) for a pattern of _RUN_ANCHORED: the same matches."""
+    position = 0
+    while (run := runs.search(text, position)) is not None:
+        start, end = run.span()
+        if end - start > _LONGEST_RUN_ANCHORED:  # a match may start later in a run this long
+            match = pattern.search(text, start, timeout=_REGEX_TIMEOUT_SECONDS)
+        else:
+            match = pattern.match(text, start, timeout=_REGEX_TIMEOUT_SECONDS)
+        if match is None:
+            if end - start > _LONGEST_RUN_ANCHORED:
+                return
+            position = end
+            continue
+        yield match
+        position = max(match.end(), match.start() + 1)
+
+
 def _pattern_analyzer(recognizer: EntityRecognizer):
     """`recognizer.analyze`, or for a plain PatternRecognizer the same loop as Presidio's
     (same patterns, flags, timeout, validation and scores) without what only its explanations
@@ -835,14 +861,25 @@ def _pattern_analyzer(recognizer: EntityRecognizer):
     }
     validate, invalidate = recognizer.validate_result, recognizer.invalidate_result
 
+    run_starts = {
+        pattern.name: regex.compile(rf"{_RUN_ANCHORED[pattern.regex]}+", flags)
+        for pattern in recognizer.patterns
+        if pattern.regex in _RUN_ANCHORED
+    }
+
     def analyze(text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
         results = []
         for pattern in recognizer.patterns:
             if not pattern.compiled_regex or pattern.compiled_with_flags != flags:
                 pattern.compiled_with_flags = flags
                 pattern.compiled_regex = regex.compile(pattern.regex, flags=flags)
+            runs = run_starts.get(pattern.name)
+            if runs is not None and not _NON_ASCII_DIGIT.search(text):
+                matches = _finditer_at_run_starts(pattern.compiled_regex, runs, text)
+            else:
+                matches = pattern.compiled_regex.finditer(text, timeout=_REGEX_TIMEOUT_SECONDS)
             try:
-                for match in pattern.compiled_regex.finditer(text, timeout=_REGEX_TIMEOUT_SECONDS):
+                for match in matches:
                     start, end = match.span()
                     if start == end:
                         continue
