@@ -653,6 +653,7 @@ class WindowedPhoneRecognizer(PhoneRecognizer):
         self.run_regions = tuple(regions)
         self._screens = {region: _RegionScreen(region) for region in regions}
         self._cache: OrderedDict[str, tuple[tuple[int, int], ...]] = OrderedDict()
+        self._regions_by_digits: dict[str, tuple[str, ...]] = {}
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
         results = []
@@ -664,6 +665,7 @@ class WindowedPhoneRecognizer(PhoneRecognizer):
 
     def clear_caches(self) -> None:
         self._cache.clear()
+        self._regions_by_digits.clear()
         _plain_digits.cache_clear()
         for screen in self._screens.values():
             screen._known.clear()
@@ -703,13 +705,23 @@ class WindowedPhoneRecognizer(PhoneRecognizer):
             if digits is None:  # an extension or letters: phonenumbers decides
                 return list(self.run_regions)
             digit_runs.add(digits)  # (candidates and their inner groups often share digits)
-        regions = [
-            region
-            for region in self.run_regions
-            if any(self._screens[region].digits_may_be_valid(digits) for digits in digit_runs)
-        ]
+        possible = set()
+        for digits in digit_runs:
+            possible.update(self._regions_for(digits))
+        regions = [region for region in self.run_regions if region in possible]
         if international and not regions:
             regions = list(self.run_regions[:1])
+        return regions
+
+    def _regions_for(self, digits: str) -> tuple[str, ...]:
+        """The regions in which `digits` may parse to a valid number (cached: dates, times and
+        amounts repeat across windows)."""
+        regions = self._regions_by_digits.get(digits)
+        if regions is None:
+            regions = tuple(r for r in self.run_regions if self._screens[r].digits_may_be_valid(digits))
+            if len(self._regions_by_digits) >= CACHE_ENTRIES * 4:
+                self._regions_by_digits.clear()
+            self._regions_by_digits[digits] = regions
         return regions
 
     def _result(self, start: int, end: int) -> RecognizerResult:
@@ -959,6 +971,10 @@ class Redactor:
         self._load_ner(settings.spacy_model)
         self.notice: str | None = None if self.ner_available else NO_NER_NOTICE
 
+        if regions and hasattr(phonenumbers, "enable_pattern_cache"):
+            # phonenumbers compiles its metadata patterns through re's cache of 512, which eight
+            # regions' metadata overflow: it then recompiles them on every number
+            phonenumbers.enable_pattern_cache()
         recognizers: list[EntityRecognizer] = _presidio_recognizers(settings, regions)
         recognizers += [SecretRecognizer(spec) for spec in _SECRET_SPECS]
         supported = {e for r in recognizers for e in r.supported_entities}
