@@ -443,6 +443,9 @@ _PHONE_WINDOW = re.compile(
 _PHONE_MAX_DIGITS = 30
 _PLUS_CHARS = "+\uff0b"
 _FIRST_DIGIT_OR_PLUS = re.compile(rf"[\d{_PLUS_CHARS}]")
+# The matcher's methods the recorder and the screened matcher hook into; a phonenumbers release
+# without them gets no screening (every region runs, results stay exact).
+_RECORDER_HOOKS = all(hasattr(PhoneNumberMatcher, m) for m in ("_extract_match", "_parse_and_verify"))
 _DIGIT_RUN = re.compile(r"\d+")
 
 
@@ -608,21 +611,41 @@ def _ascii_digits(text: str) -> str:
     return "".join(str(unicodedata.digit(c)) for c in digits)
 
 
+@dataclass
+class _CandidateGroup:
+    """A candidate the matcher's search found (the outer one), and what it parses for it: the
+    outer candidate itself, then the inner ones it tries when that fails. Candidates are
+    (offset, text)."""
+
+    outer: tuple[int, str]
+    tried: list[tuple[int, str]]
+
+
+def _is_international(candidate: str) -> bool:
+    """Written with a plus sign: parses to the same number in every region."""
+    first = _FIRST_DIGIT_OR_PLUS.search(candidate)
+    return first is not None and first.group() in _PLUS_CHARS
+
+
 class _CandidateRecorder(PhoneNumberMatcher):
     """Runs the matcher's candidate search and inner-match logic with every parse failing, and
     records the candidates it would have parsed (the region is never used)."""
 
     def __init__(self, text: str) -> None:
         super().__init__(text, "US")
-        self._tried: list[str] = []
+        self._groups: list[_CandidateGroup] = []
 
-    def tried(self) -> list[str]:
+    def groups(self) -> list[_CandidateGroup]:
         for _ in self:
             pass  # nothing is ever found
-        return self._tried
+        return self._groups
+
+    def _extract_match(self, candidate, offset):
+        self._groups.append(_CandidateGroup((offset, candidate), []))
+        return super()._extract_match(candidate, offset)
 
     def _parse_and_verify(self, candidate, offset):
-        self._tried.append(candidate)
+        self._groups[-1].tried.append((offset, candidate))
         return None
 
 
@@ -675,43 +698,70 @@ class WindowedPhoneRecognizer(PhoneRecognizer):
         if cached is not None:
             self._cache.move_to_end(window)
             return cached
+        groups = _CandidateRecorder(window).groups() if _RECORDER_HOOKS else None
         spans: set[tuple[int, int]] = set()
-        for region in self._possible_regions(window):
-            matcher = _ScreenedMatcher(window, region, self.leniency, self._screens[region])
-            spans |= {(m.start, m.end) for m in matcher}
+        for i, region in enumerate(self._possible_regions(groups)):
+            screen = self._screens[region]
+            if i > 0 and self._finds_nothing_new(groups, screen, spans):
+                continue
+            spans |= {(m.start, m.end) for m in _ScreenedMatcher(window, region, self.leniency, screen)}
         matches = tuple(sorted(spans))
         self._cache[window] = matches
         if len(self._cache) > CACHE_ENTRIES:
             self._cache.popitem(last=False)
         return matches
 
-    def _possible_regions(self, window: str) -> list[str]:
-        """The regions whose matcher can find something in the window.
+    def _possible_regions(self, groups: list[_CandidateGroup] | None) -> list[str]:
+        """The regions whose matcher may find something in the window, those in which one of
+        its plain candidates can be valid first.
 
         Until its first match, a matcher in any region tries the same candidates (finding them
         does not depend on the region), so a region none of whose candidates passes its screen
         finds nothing. A candidate written with a plus sign ("+49 30 ...") parses the same in
-        every region (its country code is in the number), so it needs one region, any."""
-        if not hasattr(PhoneNumberMatcher, "_parse_and_verify"):
-            return list(self.run_regions)  # a phonenumbers release without the hook: no screening
+        every region, so it passes every screen; whether a region after the first adds anything
+        is decided by _finds_nothing_new."""
+        if groups is None:
+            return list(self.run_regions)  # a phonenumbers release without the hooks: no screening
         digit_runs: set[str] = set()
         international = False
-        for candidate in _CandidateRecorder(window).tried():
-            first = _FIRST_DIGIT_OR_PLUS.search(candidate)
-            if first is not None and first.group() in _PLUS_CHARS:
-                international = True
-                continue
-            digits = _plain_digits(candidate)
-            if digits is None:  # an extension or letters: phonenumbers decides
-                return list(self.run_regions)
-            digit_runs.add(digits)  # (candidates and their inner groups often share digits)
+        for group in groups:
+            for _, candidate in group.tried:
+                if _is_international(candidate):
+                    international = True
+                    continue
+                digits = _plain_digits(candidate)
+                if digits is None:  # an extension or letters: phonenumbers decides
+                    return list(self.run_regions)
+                digit_runs.add(digits)  # (candidates and their inner groups often share digits)
         possible = set()
         for digits in digit_runs:
             possible.update(self._regions_for(digits))
         regions = [region for region in self.run_regions if region in possible]
-        if international and not regions:
-            regions = list(self.run_regions[:1])
+        if international:
+            regions += [region for region in self.run_regions if region not in possible]
         return regions
+
+    @staticmethod
+    def _finds_nothing_new(groups: list[_CandidateGroup], screen: _RegionScreen, found: set) -> bool:
+        """True when the matcher of the screen's region can only find spans in `found` (from the
+        regions run before it), so running it is wasted.
+
+        That holds when, for every candidate the search finds, the region either matches it whole
+        (an international number already found: it parses the same everywhere) or can parse at
+        most the outer candidate itself, which is already found or cannot be valid: the matcher
+        then moves on after that candidate as when every parse fails, so it meets the recorded
+        candidates and nothing else."""
+        for group in groups:
+            offset, outer = group.outer
+            outer_span = (offset, offset + len(outer))
+            if outer_span in found and group.tried[:1] == [group.outer] and _is_international(outer):
+                continue
+            for candidate in group.tried:
+                if not screen.may_be_valid(candidate[1]):
+                    continue
+                if candidate != group.outer or outer_span not in found:
+                    return False
+        return True
 
     def _regions_for(self, digits: str) -> tuple[str, ...]:
         """The regions in which `digits` may parse to a valid number (cached: dates, times and
