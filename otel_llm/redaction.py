@@ -38,7 +38,7 @@ import re  # noqa: E402
 import threading  # noqa: E402
 import unicodedata  # noqa: E402
 from collections import Counter, OrderedDict  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -371,7 +371,7 @@ class SecretRecognizer(LocalRecognizer):
                 match = pattern.match(text, position)
                 if match:
                     results.append(self._result(text, match))
-        return EntityRecognizer.remove_duplicates([r for r in results if r.end > r.start])
+        return _deduplicated([r for r in results if r.end > r.start])
 
     def _anchors(self, text: str) -> list[int]:
         if not self.spec.anchor_words:
@@ -684,7 +684,7 @@ class WindowedPhoneRecognizer(PhoneRecognizer):
             offset = max(window.start() - 1, 0)
             for start, end in self._window_matches(text[offset : window.end() + 1]):
                 results.append(self._result(offset + start, offset + end))
-        return EntityRecognizer.remove_duplicates(results)
+        return _deduplicated(results)
 
     def clear_caches(self) -> None:
         self._cache.clear()
@@ -768,7 +768,12 @@ class WindowedPhoneRecognizer(PhoneRecognizer):
         amounts repeat across windows)."""
         regions = self._regions_by_digits.get(digits)
         if regions is None:
-            regions = tuple(r for r in self.run_regions if self._screens[r].digits_may_be_valid(digits))
+            regions = tuple(
+                region
+                for region, screen in self._screens.items()
+                if (len(digits) in screen.lengths or screen.idd.match(digits))  # (its quick part)
+                and screen.digits_may_be_valid(digits)
+            )
             if len(self._regions_by_digits) >= CACHE_ENTRIES * 4:
                 self._regions_by_digits.clear()
             self._regions_by_digits[digits] = regions
@@ -958,19 +963,59 @@ def _pattern_analyzer(recognizer: EntityRecognizer):
                         )
             except TimeoutError:
                 pass  # Presidio logs and skips the pattern too
-        return EntityRecognizer.remove_duplicates(results)
+        return _deduplicated(results)
 
     return analyze
 
 
-def _reachable_score(recognizer: PatternRecognizer, score: float) -> float:
+def _reachable_score(recognizer: PatternRecognizer, score: float, context: bool = True) -> float:
     """The highest score a pattern result can end with: validated results become 1.0, others can
-    only gain the context boost."""
+    only gain the context boost (when a context word precedes them)."""
     if type(recognizer).validate_result is not PatternRecognizer.validate_result:
         return 1.0
-    if recognizer.context:
+    if context and recognizer.context:
         return min(1.0, max(score + _CONTEXT_BOOST, _CONTEXT_MIN_SCORE))
     return score
+
+
+@dataclass
+class _Runner:
+    """How the redactor runs one recognizer over a batch."""
+
+    recognizer: EntityRecognizer
+    entities: list[str]
+    windows: _Windows | None
+    quick_test: re.Pattern[str] | None
+    analyze: Callable[..., list[RecognizerResult]]
+    # the recognizer's context words, lower case (a match they precede gains score)
+    context: tuple[str, ...] = ()
+    # Some patterns reach the score threshold only with a context word before the match (a
+    # driver's licence number scores 0.3): where no context word occurs in the batch,
+    # analyze_without_context (without those patterns; None when none is left) runs instead.
+    gated: bool = False
+    analyze_without_context: Callable[..., list[RecognizerResult]] | None = None
+
+
+def _runner(recognizer: EntityRecognizer, entities: list[str], threshold: float) -> _Runner:
+    runner = _Runner(
+        recognizer,
+        entities,
+        _windows(recognizer),
+        _quick_test(recognizer),
+        _pattern_analyzer(recognizer),
+        context=tuple(word.lower() for word in recognizer.context or ()),
+    )
+    if (
+        isinstance(recognizer, PatternRecognizer)
+        and type(recognizer).analyze is PatternRecognizer.analyze  # (its patterns are all it runs)
+        and recognizer.context
+    ):
+        plain = [p for p in recognizer.patterns if _reachable_score(recognizer, p.score, context=False) >= threshold]
+        if len(plain) < len(recognizer.patterns):
+            runner.gated = True
+            if plain:
+                runner.analyze_without_context = _pattern_analyzer(type(recognizer)(patterns=plain))
+    return runner
 
 
 def _presidio_recognizers(settings: RedactionSettings, regions: tuple[str, ...]) -> list[EntityRecognizer]:
@@ -1041,14 +1086,8 @@ class Redactor:
             wanted = supported
         self.supported_entities = tuple(sorted(supported))
         self.entities = tuple(sorted(wanted))
-        self._recognizers = [
-            (
-                r,
-                _windows(r),
-                _quick_test(r),
-                [e for e in r.supported_entities if e in wanted],
-                _pattern_analyzer(r),
-            )
+        self._runners = [
+            _runner(r, [e for e in r.supported_entities if e in wanted], settings.score_threshold)
             for r in recognizers
             if wanted.intersection(r.supported_entities)
         ]
@@ -1119,9 +1158,9 @@ class Redactor:
         """Forget cached results (benchmarks measure cold runs with this)."""
         with self._lock:
             self._cache.clear()
-            for recognizer, *_ in self._recognizers:
-                if isinstance(recognizer, WindowedPhoneRecognizer):
-                    recognizer.clear_caches()
+            for runner in self._runners:
+                if isinstance(runner.recognizer, WindowedPhoneRecognizer):
+                    runner.recognizer.clear_caches()
 
     def redact(self, texts: Sequence[str]) -> RedactionResult:
         with self._lock:
@@ -1189,29 +1228,38 @@ class Redactor:
         for text in texts:
             starts.append(position)
             position += len(text) + len(_BATCH_SEPARATOR)
-        raw: list[tuple[EntityRecognizer, RecognizerResult]] = []
-        for recognizer, windows, quick_test, entities, analyze in self._recognizers:
+        raw: list[tuple[tuple[str, ...], RecognizerResult]] = []  # (context words, result)
+        lowered = None
+        for runner in self._runners:
+            analyze = runner.analyze
+            if runner.gated:
+                lowered = joined.lower() if lowered is None else lowered
+                if not any(word in lowered for word in runner.context):
+                    analyze = runner.analyze_without_context
+                    if analyze is None:
+                        continue
+            context, windows = runner.context, runner.windows
             if windows is None:
-                if quick_test is None or quick_test.search(joined):
-                    raw += [(recognizer, r) for r in analyze(joined, entities, None) or ()]
+                if runner.quick_test is None or runner.quick_test.search(joined):
+                    raw += [(context, r) for r in analyze(joined, runner.entities, None) or ()]
                 continue
             packed, packed_starts, window_starts = windows.pack(joined)
-            for result in analyze(packed, entities, None) if packed else ():
+            for result in analyze(packed, runner.entities, None) if packed else ():
                 i = bisect.bisect_right(packed_starts, result.start) - 1
                 shift = window_starts[i] - packed_starts[i]
                 result.start += shift
                 result.end += shift
-                raw.append((recognizer, result))
-        raw = [(recognizer, r) for recognizer, r in raw if r.entity_type in self.entities]
+                raw.append((context, result))
+        raw = [(context, r) for context, r in raw if r.entity_type in self.entities]
         per_text: list[list[RecognizerResult]] = [[] for _ in texts]
-        for recognizer, result in raw:
+        for context, result in raw:
             for index in _texts_spanned(starts, texts, result.start, result.end):
                 base = starts[index]
                 start = max(result.start, base) - base
                 end = min(result.end, base + len(texts[index])) - base
                 if end > start:
                     piece = RecognizerResult(result.entity_type, start, end, result.score)
-                    piece.score = self._with_context(texts[index], piece, recognizer)
+                    piece.score = self._with_context(texts[index], piece, context)
                     per_text[index].append(piece)
         if self._nlp_engine is not None and self._ner_recognizer is not None:
             ner_entities = [e for e in NER_ENTITIES if e in self.entities]
@@ -1229,7 +1277,7 @@ class Redactor:
                 and r.score > 0
                 and not any(start <= r.start and r.end <= end for start, end in allowed)
             ]
-            out.append(EntityRecognizer.remove_duplicates(kept))
+            out.append(_deduplicated(kept))
         return out
 
     def _allowed_spans(self, text: str) -> list[tuple[int, int]]:
@@ -1244,14 +1292,15 @@ class Redactor:
         return spans
 
     @staticmethod
-    def _with_context(text: str, result: RecognizerResult, recognizer: EntityRecognizer) -> float:
+    def _with_context(text: str, result: RecognizerResult, context: tuple[str, ...]) -> float:
         """Presidio's context boost, on the words before the match (a blank spaCy pipeline has no
-        lemmas, so Presidio's own enhancer never fires without a model)."""
-        if not recognizer.context:
+        lemmas, so Presidio's own enhancer never fires without a model): a context word (lower
+        case) within one of the five words before it."""
+        if not context:
             return result.score
         words = _WORD.findall(text[max(0, result.start - _CONTEXT_CHARS) : result.start].lower())
-        recent = words[-_CONTEXT_WORDS:]
-        if any(context.lower() in word for context in recognizer.context for word in recent):
+        recent = "\0".join(words[-_CONTEXT_WORDS:])  # (no context word holds a NUL)
+        if any(word in recent for word in context):
             return min(1.0, max(result.score + _CONTEXT_BOOST, _CONTEXT_MIN_SCORE))
         return result.score
 
@@ -1289,6 +1338,14 @@ class Redactor:
             digest = hmac.new(self._salt, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
             return f"<{entity}:{digest[:8]}>"
         return f"<{entity}>"
+
+
+def _deduplicated(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """EntityRecognizer.remove_duplicates (zero scores and results contained in another of the
+    same entity dropped), without its sorting when there is nothing to compare."""
+    if len(results) <= 1:
+        return [r for r in results if r.score != 0]
+    return EntityRecognizer.remove_duplicates(results)
 
 
 def _texts_spanned(starts: list[int], texts: Sequence[str], start: int, end: int) -> range:
