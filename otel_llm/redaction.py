@@ -799,9 +799,13 @@ class WindowedPhoneRecognizer(PhoneRecognizer):
 # joined by newlines, which no match contains. Same matches, a fraction of the text to scan
 # (Presidio's URL and e-mail patterns backtrack at every position), and none at all when the
 # text has no such place. Recognizers whose patterns are cheap to scan (cards, SSNs, dates...)
-# run on the whole text: for them the windows cost more than they save. The "must" tests run without IGNORECASE (much faster), so their letter
-# classes add the two characters that match ASCII letters case-insensitively (KELVIN SIGN, LONG S).
-_LETTER = "A-Za-z\u212a\u017f"
+# run on the whole text: for them the windows cost more than they save. The "must" tests run
+# without IGNORECASE (much faster), so their letter classes add the four characters that match
+# ASCII letters case-insensitively in Presidio's engine (dotted and dotless I, LONG S, KELVIN
+# SIGN); they start with a rarer character than the match does and look behind for the rest,
+# which the engine scans for far faster.
+_LETTER = "A-Za-z\u0130\u0131\u017f\u212a"
+_HEX = "0-9A-Fa-f"
 _WINDOWS = {
     # URL patterns: host [a-z0-9.-], scheme, and a path of anything but whitespace, ()<>, quotes;
     # every TLD in the pattern starts with a letter
@@ -809,24 +813,32 @@ _WINDOWS = {
     # local part, "@", domain
     "EmailRecognizer": (r"[\w!#$%&'*+\-/=?^`{|}~.@]", r"@"),
     # IPv4 digits and dots, IPv6 hex and colons, a /prefix and a %zone; an IPv6 address has "::"
-    # or a colon between hex digits
-    "IpRecognizer": (r"[0-9A-Za-z.:/%]", r"\d\.\d|::|[0-9A-Fa-f]:[0-9A-Fa-f]"),
-    # \b-delimited letters and digits; every alternative has a digit
-    "UsLicenseRecognizer": (r"[A-Za-z0-9]", r"[0-9]"),
-    # letters then seven digits
-    "MedicalLicenseRecognizer": (r"[A-Za-z0-9]", r"\d{7}"),
+    # or a colon between hex digits, an IPv4 one a dot between digits
+    "IpRecognizer": (r"[\d0-9A-Za-z.:/%]", rf"[.:](?:(?<=\d\.)\d|(?<=:):|(?<=[{_HEX}]:)[{_HEX}])"),
+    # \b-delimited letters and digits (and one alternative of literal "A-Z]]" then digits, a typo
+    # in Presidio's pattern); every alphanumeric alternative has a letter (or that "]") next to a
+    # digit; the digits-only pattern (0.01, only kept at a threshold that low) six digits
+    "UsLicenseRecognizer": (
+        r"[A-Za-z0-9\-\]]",
+        {
+            "Driver License - Alphanumeric (weak)": rf"[0-9](?:(?<=[{_LETTER}\]][0-9])|[{_LETTER}])",
+            "Driver License - Digits (very weak)": r"[0-9]{6}",
+        },
+    ),
+    # letters then seven digits (\d: any script's digits, as in the pattern)
+    "MedicalLicenseRecognizer": (r"[A-Za-z\d]", r"\d{7}"),
     "UsItinRecognizer": (r"[\d\- ]", r"9\d{2}"),
     "UsBankRecognizer": (r"[0-9]", r"[0-9]{8}"),
     "UsPassportRecognizer": (r"[A-Za-z0-9]", r"[0-9]{8}"),
-    "MacAddressRecognizer": (r"[0-9A-Fa-f:.\-]", r"[0-9A-Fa-f]{2}[:.-][0-9A-Fa-f]{2}"),
+    "MacAddressRecognizer": (r"[0-9A-Fa-f:.\-]", rf"[:.-](?<=[{_HEX}]{{2}}[:.-])[{_HEX}]{{2}}"),
     # country code, check digits, then groups of letters and digits separated by "-" or " "
-    "IbanRecognizer": (r"[A-Za-z0-9 \-]", rf"[{_LETTER}]{{2}}[0-9]{{2}}"),
+    "IbanRecognizer": (r"[A-Za-z0-9 \-]", rf"(?<=[{_LETTER}]{{2}})[0-9]{{2}}"),
 }
 
 
 class _Windows:
     def __init__(self, inside: str, must: str, flags: int) -> None:
-        self.must = re.compile(must)
+        self.must = regex.compile(must)
         # the runs use Presidio's engine and flags, so they hold whatever its patterns match
         self.run_before = regex.compile(rf"{inside}*", flags | regex.REVERSE)
         self.run_after = regex.compile(rf"{inside}*", flags)
@@ -846,7 +858,8 @@ class _Windows:
             starts.append(start)
             pieces.append(piece)
             length += len(piece) + 1
-            hit = self.must.search(text, end)
+            # (a hit at a character no match contains has an empty run: move past it)
+            hit = self.must.search(text, max(end, hit.start() + 1))
         return "\n".join(pieces), packed_starts, starts
 
 
@@ -873,10 +886,16 @@ def _windows(recognizer: EntityRecognizer) -> _Windows | None:
     for cls in type(recognizer).__mro__:
         spec = _WINDOWS.get(cls.__name__)
         if spec is not None:
+            inside, must = spec
+            if isinstance(must, dict):  # one per pattern: what the patterns kept need
+                names = [p.name for p in recognizer.patterns]
+                if not set(names) <= must.keys():
+                    return None  # a pattern we do not know: run on the whole text
+                must = "|".join(must[name] for name in names)
             flags = getattr(recognizer, "global_regex_flags", None) or (
                 regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
             )
-            return _Windows(*spec, flags)
+            return _Windows(inside, must, flags)
     return None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -174,6 +175,60 @@ def test_finds_everything_the_default_configuration_finds(texts, default_presidi
     assert {f[3] for f in ours} >= set(SECRET_ENTITIES)
 
 
+def spliced_and_mutated(texts: list[str], count: int, seed: int) -> list[str]:
+    """Pieces of two corpus texts joined and mutated: characters that match ASCII letters
+    case-insensitively (İ ı ſ K), digits of another script, separators, case flips, deletions."""
+    rng = random.Random(seed)
+    noise = [*"İıſK\u0663-.:]@/+()x09'\" \n", "A-Z]]", "::", "www.", ".com"]
+    out = []
+    for _ in range(count):
+        a, b = rng.sample(texts, 2)
+        i, j = sorted(rng.sample(range(len(a) + 1), 2))
+        x, y = sorted(rng.sample(range(len(b) + 1), 2))
+        chars = list(a[i:j] + rng.choice(noise) + b[x:y])
+        for _ in range(rng.randint(0, 6)):
+            k = rng.randrange(len(chars) + 1)
+            op = rng.random()
+            if op < 0.4:
+                chars.insert(k, rng.choice(noise))
+            elif k < len(chars) and op < 0.6:
+                del chars[k]
+            elif k < len(chars) and op < 0.8:
+                chars[k] = chars[k].swapcase()
+            elif k < len(chars) and chars[k].isdigit():
+                chars[k] = str(rng.randint(0, 9))
+        out.append("".join(chars))
+    return out
+
+
+def test_same_findings_as_presidio_on_spliced_and_mutated_text(texts, default_presidio):
+    """Beyond the frozen corpus: at threshold 0 the tuned recognizers find exactly Presidio's
+    spans on text they were not tuned on."""
+    analyzer, _ = default_presidio
+    redactor = Redactor(RedactionSettings(score_threshold=0.0))
+    for text in spliced_and_mutated(texts, count=150, seed=7):
+        default = {(r.start, r.end, r.entity_type) for r in analyzer.analyze(text, language="en")}
+        ours = {(r.start, r.end, r.entity_type) for r in redactor.analyze([text])[0]}
+        assert {f for f in ours if f[2] not in SECRET_ENTITIES} == default, text
+
+
+def test_digits_of_another_script_next_to_a_window_finish_with_presidios_findings(default_presidio):
+    """A pattern's \\d also matches Arabic-Indic digits: a window search that starts at one used
+    to loop for ever."""
+    analyzer, _ = default_presidio
+    text = "call 9\u066312345678 now, DEA Ab\u06631234567, host 10.0.0.1/\u0663\u0663 and \u06631234567"
+    done: list = []
+    worker = threading.Thread(
+        target=lambda: done.append(Redactor(RedactionSettings(score_threshold=0.0)).analyze([text])[0]),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(timeout=30)
+    assert done, "redaction did not finish"
+    default = {(r.start, r.end, r.entity_type) for r in analyzer.analyze(text, language="en")}
+    assert {(r.start, r.end, r.entity_type) for r in done[0]} == default
+
+
 def test_batches_give_the_same_findings_as_single_texts(texts, redactor):
     joined = findings(redactor.analyze(texts))
     single = findings([redactor.analyze([text])[0] for text in texts])
@@ -198,6 +253,64 @@ TRICKY_PHONE_TEXTS = [
     "a1b2c3d4 0170-1234567b mobile: 0171 2345678, 0172 3456789, (416) 555-0123, 0800 123 4567",
     "IL 03-6123456 IN 098765 43210 BR (11) 98765-4321 FR 01 42 68 53 00 GB 0161 496 0734",
 ]
+
+
+def generated_phone_texts(count: int, seed: int) -> list[str]:
+    """Example numbers of many regions in national, international and E.164 form, mutated (digits
+    changed, inserted, deleted, punctuation added) and glued with extensions, dates, times and
+    amounts."""
+    rng = random.Random(seed)
+    numbers = []
+    for region in ("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR", "IT", "ES", "AU", "JP"):
+        for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            for style in (
+                phonenumbers.PhoneNumberFormat.NATIONAL,
+                phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+                phonenumbers.PhoneNumberFormat.E164,
+            ):
+                numbers.append(phonenumbers.format_number(example, style))
+    glue = [" ", ", ", " or ", "/", " - ", "; ", "\n", " ext. 12 ", " x3 ", "(", ")", "a", ":", ".", " 2026-01-02 ", " 14:30 "]
+
+    def mutate(number: str) -> str:
+        chars = list(number)
+        for _ in range(rng.randint(0, 3)):
+            k = rng.randrange(len(chars))
+            op = rng.random()
+            if op < 0.3 and chars[k].isdigit():
+                chars[k] = str(rng.randint(0, 9))
+            elif op < 0.5:
+                chars.insert(k, rng.choice(" -.()"))
+            elif op < 0.7:
+                del chars[k]
+            else:
+                chars.insert(k, str(rng.randint(0, 9)))
+        return "".join(chars)
+
+    return [
+        "".join(
+            (mutate(rng.choice(numbers)) if rng.random() < 0.8 else str(rng.randrange(10 ** rng.randint(2, 12))))
+            + rng.choice(glue)
+            for _ in range(rng.randint(1, 4))
+        )
+        for _ in range(count)
+    ]
+
+
+def test_phone_numbers_are_exactly_presidios_on_generated_text():
+    """Several numbers in one window, valid in one region and not another, international ones
+    next to national ones: each region's matcher is skipped only where it could add nothing."""
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    presidio = PhoneRecognizer()
+    ours = Redactor(RedactionSettings(score_threshold=0.0, entities=("PHONE_NUMBER",)))
+    generated = generated_phone_texts(count=400, seed=11)
+    found = 0
+    for text, results in zip(generated, ours.analyze(generated), strict=True):
+        expected = {(r.start, r.end) for r in presidio.analyze(text, ["PHONE_NUMBER"])}
+        assert {(r.start, r.end) for r in results} == expected, text
+        found += len(expected)
+    assert found > 200
 
 
 def test_phone_numbers_are_exactly_presidios_on_tricky_formats():
