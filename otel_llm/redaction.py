@@ -1029,7 +1029,11 @@ def _runner(recognizer: EntityRecognizer, entities: list[str], threshold: float)
         and type(recognizer).analyze is PatternRecognizer.analyze  # (its patterns are all it runs)
         and recognizer.context
     ):
-        plain = [p for p in recognizer.patterns if _reachable_score(recognizer, p.score, context=False) >= threshold]
+        plain = [
+            p
+            for p in recognizer.patterns
+            if _reachable_score(recognizer, p.score, context=False) >= threshold
+        ]
         if len(plain) < len(recognizer.patterns):
             runner.gated = True
             if plain:

@@ -270,7 +270,7 @@ def generated_phone_texts(count: int, seed: int) -> list[str]:
                 phonenumbers.PhoneNumberFormat.E164,
             ):
                 numbers.append(phonenumbers.format_number(example, style))
-    glue = [" ", ", ", " or ", "/", " - ", "; ", "\n", " ext. 12 ", " x3 ", "(", ")", "a", ":", ".", " 2026-01-02 ", " 14:30 "]
+    glue = [*" /(.:)a\n", ", ", " or ", " - ", "; ", " ext. 12 ", " x3 ", " 2026-01-02 ", " 14:30 "]
 
     def mutate(number: str) -> str:
         chars = list(number)
@@ -289,7 +289,11 @@ def generated_phone_texts(count: int, seed: int) -> list[str]:
 
     return [
         "".join(
-            (mutate(rng.choice(numbers)) if rng.random() < 0.8 else str(rng.randrange(10 ** rng.randint(2, 12))))
+            (
+                mutate(rng.choice(numbers))
+                if rng.random() < 0.8
+                else str(rng.randrange(10 ** rng.randint(2, 12)))
+            )
             + rng.choice(glue)
             for _ in range(rng.randint(1, 4))
         )
