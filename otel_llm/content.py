@@ -148,6 +148,8 @@ class _Literal:
 class ContentPipeline(BackgroundWorker):
     """The bounded queue and the worker thread that redacts and emits content."""
 
+    max_batch = 32
+
     def __init__(self) -> None:
         super().__init__("otel-llm-content")
         self.settings = ContentSettings()
@@ -200,63 +202,108 @@ class ContentPipeline(BackgroundWorker):
     # -- worker thread ---------------------------------------------------------------------------
 
     def handle(self, item: Any) -> None:
-        if item is _WARM_UP:
-            self._get_redactor(None)
-            return
-        try:
-            self._process(item)
-        except Exception as exc:  # never let one record stop the worker
-            item.core.self_error("content", exc)
-            item.core.content_dropped(1, "redaction_error")
-            _end_span(item)
+        self.handle_batch([item])
 
-    def _process(self, record: ContentRecord) -> None:
-        core = record.core
-        if time.monotonic() > record.deadline:
-            core.content_dropped(1, "timeout")
-            _end_span(record)
+    def handle_batch(self, items: list[Any]) -> None:
+        """Calls that queued up while the worker was busy are redacted in one pass (far cheaper
+        per call than one pass each); a single call is a batch of one."""
+        records = [item for item in items if item is not _WARM_UP]
+        if len(records) < len(items):
+            self._get_redactor(None)
+        live = []
+        for record in records:
+            if time.monotonic() > record.deadline:
+                self._drop(record, "timeout")
+            else:
+                live.append(record)
+        if not live:
             return
-        redactor = self._get_redactor(core)
+        redactor = self._get_redactor(live[0].core)
         if redactor is None:
-            core.content_dropped(1, "redaction_error")
-            _end_span(record)
+            for record in live:
+                self._drop(record, "redaction_error")
             return
-        texts: list[str] = []
-        secrets: Counter[str] = Counter()
-        template = collect_strings(content_parts(record.content), texts, secrets)
+        prepared = []
+        for record in live:
+            try:
+                texts: list[str] = []
+                secrets: Counter[str] = Counter()
+                template = collect_strings(content_parts(record.content), texts, secrets)
+                prepared.append((record, template, texts, secrets))
+            except Exception as exc:  # never let one record stop the worker or the others
+                record.core.self_error("content", exc)
+                self._drop(record, "redaction_error")
+        redacted = None
+        if len(prepared) > 1:
+            try:
+                redacted = self._redact(redactor, prepared)
+            except Exception as exc:  # each record on its own, so a failure drops only its own
+                prepared[0][0].core.self_error("redaction", exc)
+        if redacted is None:
+            redacted = []
+            for item in prepared:
+                try:
+                    redacted += self._redact(redactor, [item])
+                except Exception as exc:
+                    item[0].core.self_error("redaction", exc)
+                    self._drop(item[0], "redaction_error")
+        for record, content, entities, truncated in redacted:
+            if time.monotonic() > record.deadline:
+                self._drop(record, "timeout")
+                continue
+            try:
+                self._emit(record, content, entities, truncated)
+            except Exception as exc:
+                record.core.self_error("content", exc)
+                self._drop(record, "redaction_error")
+
+    @staticmethod
+    def _redact(redactor: Any, prepared: list[tuple[ContentRecord, Any, list[str], Counter]]) -> list[tuple]:
+        """One redaction pass over the records' texts: (record, redacted content, entities found,
+        truncated) for each."""
+        texts = [text for _, _, record_texts, _ in prepared for text in record_texts]
         started = time.perf_counter()
-        try:
-            result = redactor.redact(texts)
-        except Exception as exc:
-            core.self_error("redaction", exc)
-            core.content_dropped(1, "redaction_error")
-            _end_span(record)
-            return
-        core.redaction_duration(time.perf_counter() - started)
-        if time.monotonic() > record.deadline:
-            core.content_dropped(1, "timeout")
-            _end_span(record)
-            return
+        result = redactor.redact(texts)
+        prepared[0][0].core.redaction_duration(time.perf_counter() - started)
         if len(result.texts) != len(texts):
             raise RuntimeError("the redactor returned a different number of texts")
-        redacted = fill(template, list(result.texts))
-        entities = Counter(result.entities)
-        entities.update(secrets)
+        per_text = getattr(result, "text_entities", None)
+        if per_text is None and len(prepared) > 1:
+            raise RuntimeError("the redactor gives no findings per text")
+        out = []
+        position = 0
+        for record, template, record_texts, secrets in prepared:
+            end = position + len(record_texts)
+            entities = (
+                Counter(result.entities) if per_text is None else sum(per_text[position:end], Counter())
+            )
+            entities.update(secrets)
+            content = fill(template, list(result.texts[position:end]))
+            out.append((record, content, entities, any(result.truncated[position:end])))
+            position = end
+        return out
+
+    def _emit(self, record: ContentRecord, redacted: dict, entities: Counter, truncated: bool) -> None:
         attributes = dict(record.attributes)
         attributes[sc.CONTENT_REASON] = record.reason
-        if any(result.truncated):
+        if truncated:
             attributes[sc.CONTENT_TRUNCATED] = True
         placement = self.settings.placement
         if placement in ("span", "span_and_event") and record.span is not None:
             record.span.set_attributes(
                 {key: json.dumps(value, ensure_ascii=False) for key, value in redacted.items()}
             )
-            if attributes.get(sc.CONTENT_TRUNCATED):
+            if truncated:
                 record.span.set_attribute(sc.CONTENT_TRUNCATED, True)
         _end_span(record)
         if placement in ("event", "span_and_event"):
-            core.emit_content_event(record.span_context, record.end_ns, attributes, redacted)
-        core.content_exported(entities)
+            record.core.emit_content_event(record.span_context, record.end_ns, attributes, redacted)
+        record.core.content_exported(entities)
+
+    @staticmethod
+    def _drop(record: ContentRecord, reason: str) -> None:
+        record.core.content_dropped(1, reason)
+        _end_span(record)
 
     def _get_redactor(self, core: Any) -> Any:
         settings = self.settings

@@ -39,7 +39,7 @@ import threading  # noqa: E402
 import unicodedata  # noqa: E402
 from collections import Counter, OrderedDict  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import phonenumbers  # noqa: E402
@@ -131,8 +131,9 @@ class RedactionSettings:
 @dataclass
 class RedactionResult:
     texts: list[str]
-    entities: Counter
+    entities: Counter  # all texts'
     truncated: list[bool]
+    text_entities: list[Counter] = field(default_factory=list)  # each text's
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1191,26 +1192,28 @@ class Redactor:
 
     def _redact(self, texts: Sequence[str]) -> RedactionResult:
         keys = [hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest() for text in texts]
+        entries = {}  # this batch's, kept here: a batch larger than the cache evicts its own
         pending: dict[bytes, str] = {}
         for key, text in zip(keys, texts, strict=True):
             if key in self._cache:
                 self._cache.move_to_end(key)
+                entries[key] = self._cache[key]
             elif key not in pending:
                 pending[key] = text
         if pending:
             for key, entry in zip(pending, self._analyze_batch(list(pending.values())), strict=True):
-                self._cache[key] = entry
+                self._cache[key] = entries[key] = entry
             while len(self._cache) > CACHE_ENTRIES:
                 self._cache.popitem(last=False)
         self.cache_hits += len(texts) - len(pending)
-        out, counts, truncated = [], Counter(), []
+        out, counts, truncated, text_entities = [], Counter(), [], []
         for key in keys:
-            # a batch larger than the cache still has every entry: they were added just now
-            text, entity_counts, was_truncated = self._cache[key]
+            text, entity_counts, was_truncated = entries[key]
             out.append(text)
-            counts.update(dict(entity_counts))
+            text_entities.append(Counter(dict(entity_counts)))
+            counts.update(text_entities[-1])
             truncated.append(was_truncated)
-        return RedactionResult(texts=out, entities=counts, truncated=truncated)
+        return RedactionResult(texts=out, entities=counts, truncated=truncated, text_entities=text_entities)
 
     # -- analysis ----------------------------------------------------------------------------
 

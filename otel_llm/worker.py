@@ -10,6 +10,9 @@ from typing import Any
 
 
 class BackgroundWorker:
+    # Items already queued that one handle_batch() call may take (it never waits for more).
+    max_batch = 1
+
     def __init__(self, name: str) -> None:
         self.name = name
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -18,6 +21,10 @@ class BackgroundWorker:
 
     def handle(self, item: Any) -> None:
         raise NotImplementedError
+
+    def handle_batch(self, items: list[Any]) -> None:
+        for item in items:
+            self.handle(item)
 
     def on_start(self, first: bool) -> None:
         """Called (under the start lock) before the thread starts in this process."""
@@ -51,8 +58,14 @@ class BackgroundWorker:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            if isinstance(item, threading.Event):
-                item.set()
-            else:
-                self.handle(item)
+            batch = [self._queue.get()]
+            while len(batch) < self.max_batch and not isinstance(batch[-1], threading.Event):
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            done = batch.pop() if isinstance(batch[-1], threading.Event) else None
+            if batch:
+                self.handle_batch(batch)
+            if done is not None:  # a drain() marker: everything queued before it is handled
+                done.set()

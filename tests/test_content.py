@@ -176,6 +176,51 @@ def test_presidio_runs_on_the_worker_thread_only(capture, openai_client):
     assert threads and {name for _, name in threads} == {"otel-llm-content"}
 
 
+def test_calls_queued_while_the_worker_is_busy_are_redacted_in_one_pass(capture, openai_client):
+    """Under load the worker takes what has queued up (up to 32 calls) into one redaction pass;
+    each call still gets its own event with its own content and entity counts."""
+    gate = threading.Event()
+    passes: list[int] = []
+    real = CONTENT.redactor_factory
+
+    def gated_factory(settings):
+        redactor = real(settings)
+        original = redactor.redact
+
+        def redact(texts):
+            gate.wait(10)  # the first pass waits while more calls queue up
+            passes.append(len(texts))
+            return original(texts)
+
+        redactor.redact = redact
+        return redactor
+
+    CONTENT.redactor_factory = gated_factory
+    telemetry = capture(capture_content="all")
+    prompts = [f"Mail {i}-{EMAIL}, card {CARD}" if i % 2 else f"Call +44 20 7946 03{i:02d}" for i in range(6)]
+    for prompt in prompts:
+        _chat(openai_client, content=prompt)
+    gate.set()
+    events = telemetry.content_events()
+    assert len(events) == 6 and len(passes) < 6  # fewer passes than calls
+    users = sorted(
+        m["parts"][0]["content"]
+        for e in events
+        for m in e.body["gen_ai.input.messages"]
+        if m["role"] == "user"
+    )
+    assert users == sorted(["Mail <EMAIL_ADDRESS>, card <CREDIT_CARD>"] * 3 + ["Call <PHONE_NUMBER>"] * 3)
+    found = telemetry.metrics()
+    redacted = {
+        entity: sum(
+            p.value for p in points(found, "otel_llm.content.redacted", otel_llm__entity__type=entity)
+        )
+        for entity in ("EMAIL_ADDRESS", "CREDIT_CARD", "PHONE_NUMBER")
+    }
+    assert redacted == {"EMAIL_ADDRESS": 3, "CREDIT_CARD": 3, "PHONE_NUMBER": 3}
+    assert EMAIL not in _exported_bytes(telemetry)
+
+
 def _drops(telemetry, reason: str) -> float:
     return sum(
         p.value

@@ -504,6 +504,17 @@ def test_long_text_is_truncated_and_flagged_without_a_partial_secret():
 # -- cache, batches, threads ------------------------------------------------------------------------
 
 
+def test_a_batch_larger_than_the_cache_keeps_every_result(monkeypatch):
+    import otel_llm.redaction as redaction
+
+    monkeypatch.setattr(redaction, "CACHE_ENTRIES", 3)
+    redactor = Redactor(RedactionSettings())
+    result = redactor.redact([f"write to user{i}@example.com" for i in range(8)] + ["nothing here"])
+    assert result.texts == ["write to <EMAIL_ADDRESS>"] * 8 + ["nothing here"]
+    assert result.text_entities == [Counter({"EMAIL_ADDRESS": 1})] * 8 + [Counter()]
+    assert result.entities == Counter({"EMAIL_ADDRESS": 8})
+
+
 def test_repeated_text_is_analysed_once():
     redactor = Redactor(RedactionSettings())
     system = "You are a helpful assistant. Escalate to billing@acme-corp.com."
