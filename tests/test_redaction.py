@@ -504,6 +504,30 @@ def test_long_text_is_truncated_and_flagged_without_a_partial_secret():
 # -- cache, batches, threads ------------------------------------------------------------------------
 
 
+def test_only_patterns_with_bounded_backtracking_run_without_the_regex_timeout():
+    """Presidio runs every pattern with a 60 s regex timeout; ours only drops it where no input
+    can make the pattern slow."""
+    from presidio_analyzer.predefined_recognizers import (
+        DateRecognizer,
+        EmailRecognizer,
+        IpRecognizer,
+        UrlRecognizer,
+        UsSsnRecognizer,
+    )
+
+    from otel_llm.redaction import _MAX_STEPS_PER_POSITION, _steps_per_position
+
+    def bounded(recognizer) -> set[bool]:
+        return {_steps_per_position(p.regex) <= _MAX_STEPS_PER_POSITION for p in recognizer.patterns}
+
+    assert bounded(UsSsnRecognizer()) == {True}
+    assert True in bounded(DateRecognizer())
+    for keeps_timeout in (UrlRecognizer(), EmailRecognizer(), IpRecognizer()):
+        assert False in bounded(keeps_timeout)
+    for catastrophic in (r"(a|a){1,30}b", r"(\w+\s?)*$", r"a*b", r"(x+x+)+y"):
+        assert _steps_per_position(catastrophic) > _MAX_STEPS_PER_POSITION
+
+
 def test_a_batch_larger_than_the_cache_keeps_every_result(monkeypatch):
     import otel_llm.redaction as redaction
 
