@@ -13,13 +13,17 @@ overlap become one placeholder covering all of them.
 
 Speed (benchmarks/redaction.py) comes from running Presidio's own recognizers differently, not from
 weaker ones; at threshold 0 the spans found are exactly Presidio's (tests/test_redaction.py):
-one pass per batch over the joined texts; patterns that cannot reach the score threshold dropped;
-expensive patterns (URL, e-mail, IP, IBAN...) run only on the windows of the text that can hold a
-match; the phone matcher runs only on windows with four digits or more, only for the regions in
-which one of the candidates it would parse there can be a valid number (length, number pattern and
-required national prefix), and skips parsing candidates that cannot; plain pattern recognizers run
-without Presidio's per-match explanation objects; results are cached by content hash (system
-prompts and chat history repeat on every call).
+one pass per batch over the joined texts; patterns that cannot reach the score threshold dropped,
+and those that reach it only with a context word skipped where no context word occurs; expensive
+patterns (URL, e-mail, IP, IBAN...) run only on the windows of the text that can hold a match, and
+the non-schema URL pattern once per run of host characters; the phone matcher runs only on windows
+with four digits or more, only for the regions in which one of the candidates it would parse there
+can be a valid number (length, number pattern and required national prefix), a region only when it
+can find something the regions before it did not, and it skips parsing candidates that cannot be
+valid; phonenumbers keeps its compiled patterns; plain pattern recognizers run without Presidio's
+per-match explanation objects, and without its per-call regex timeout where a pattern's
+backtracking is bounded by a small constant; results are cached by content hash (system prompts and
+chat history repeat on every call).
 """
 
 from __future__ import annotations
