@@ -2,7 +2,8 @@
 
     import otel_llm.auto          # or: otel_llm.instrument()
 
-Public API: `instrument(**overrides)`, `uninstrument()`, `flush(timeout_seconds)`, `ConfigError`.
+Public API: `instrument(**overrides)`, `uninstrument()`, `flush(timeout_seconds)`, `ConfigError`;
+output validation: `expect(*validators, on_fail=...)`, `validators`, `OutputValidationError`.
 """
 
 from __future__ import annotations
@@ -10,11 +11,22 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from . import telemetry
+from . import telemetry, validators
 from .config import ConfigError, load_settings
+from .validation import OutputValidationError, expect
 from .version import __version__
 
-__all__ = ["ConfigError", "__version__", "flush", "instrument", "instrumented_providers", "uninstrument"]
+__all__ = [
+    "ConfigError",
+    "OutputValidationError",
+    "__version__",
+    "expect",
+    "flush",
+    "instrument",
+    "instrumented_providers",
+    "uninstrument",
+    "validators",
+]
 
 
 def instrument(**overrides: Any) -> None:

@@ -37,6 +37,7 @@ SECRET_PLACEHOLDER = "<SECRET>"
 REASON_ALL = "all"
 REASON_SAMPLE = "sample"
 REASON_ERROR = "error"
+REASON_VALIDATION = "validation"
 
 
 def in_review_sample(trace_id: int, rate: float) -> bool:
@@ -172,8 +173,9 @@ class ContentPipeline(BackgroundWorker):
     def enabled(self) -> bool:
         return self.settings.mode != "off"
 
-    def reason(self, trace_id: int, failed: bool) -> str | None:
-        """Why this call's content is captured, or None when it is not."""
+    def reason(self, trace_id: int, failed: bool, invalid: bool = False) -> str | None:
+        """Why this call's content is captured, or None when it is not. `sampled` captures the
+        review sample, calls that failed and calls whose output failed validation."""
         mode = self.settings.mode
         if mode == "all":
             return REASON_ALL
@@ -182,6 +184,8 @@ class ContentPipeline(BackgroundWorker):
                 return REASON_SAMPLE
             if failed:
                 return REASON_ERROR
+            if invalid:
+                return REASON_VALIDATION
         return None
 
     def submit(self, record: ContentRecord) -> bool:

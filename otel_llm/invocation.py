@@ -36,8 +36,12 @@ class Invocation:
         "chunk_times",
         "attempts",
         "stream_state",
-        # Raw content (messages.CallContent) when the core decided this call's content may be captured.
+        # Raw content (messages.CallContent) when the core decided this call's content may be
+        # captured, or its output must be validated.
         "content",
+        # validation.Expectation tuple for this call, and its validation.Outcome once checked
+        "expectations",
+        "validation",
         # Owned by the telemetry core.
         "span",
         "context",
@@ -79,6 +83,8 @@ class Invocation:
         # Scratch space for a provider's stream accumulator (e.g. finish reasons per choice).
         self.stream_state: Any = None
         self.content: CallContent | None = None
+        self.expectations: tuple = ()
+        self.validation: Any = None
         self.span: Any = None
         self.context: Any = None
         self.start_time = 0.0

@@ -78,6 +78,17 @@ METRIC_CONTENT_RECORDS = "otel_llm.content.records"
 METRIC_CONTENT_REDACTED = "otel_llm.content.redacted"
 METRIC_CONTENT_DROPPED = "otel_llm.content.dropped"
 METRIC_REDACTION_DURATION = "otel_llm.content.redaction.duration"
+METRIC_VALIDATION_RESULTS = "otel_llm.validation.results"
+
+# The conventions' evaluation event (on the call's span) and its attributes.
+EVENT_EVALUATION_RESULT = "gen_ai.evaluation.result"
+GEN_AI_EVALUATION_NAME = "gen_ai.evaluation.name"
+GEN_AI_EVALUATION_SCORE_VALUE = "gen_ai.evaluation.score.value"
+GEN_AI_EVALUATION_SCORE_LABEL = "gen_ai.evaluation.score.label"
+GEN_AI_EVALUATION_EXPLANATION = "gen_ai.evaluation.explanation"
+# Validation metric attributes: the validator's name and "pass" / "fail".
+VALIDATOR = "otel_llm.validator"
+VALIDATION_RESULT = "otel_llm.validation.result"
 
 # Metric attribute on redaction counts: the entity type (EMAIL_ADDRESS, API_KEY, ...).
 ENTITY_TYPE = "otel_llm.entity.type"

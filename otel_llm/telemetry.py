@@ -124,6 +124,18 @@ class Telemetry:
             ],
         )
 
+        self.validation_results = meter.create_counter(
+            sc.METRIC_VALIDATION_RESULTS,
+            unit="{result}",
+            description="Output validation results, by validator and pass/fail.",
+        )
+
+    def rules_for(self, inv: Invocation) -> tuple:
+        """Validation rules from the configuration that apply to this call."""
+        settings = STATE.settings
+        rules = getattr(settings, "validation_rules", ()) if settings is not None else ()
+        return tuple(rule.expectation for rule in rules if rule.applies(inv))
+
     # -- span lifecycle --------------------------------------------------------------------------
 
     def start(self, inv: Invocation) -> None:
@@ -202,6 +214,8 @@ class Telemetry:
 
         measurements.append((self.duration.record, end - inv.start_time, metric_attrs))
         span.set_attributes(attrs)
+        if inv.validation is not None:
+            self._record_validation(inv, metric_attrs, measurements)
         end_ns = time.time_ns() - int((time.perf_counter() - end) * 1e9)
         handed_over = False
         if inv.content is not None and CONTENT.enabled:
@@ -213,13 +227,32 @@ class Telemetry:
             span.end(end_time=end_ns)
         METRIC_WORKER.submit(self, inv.context, measurements)
 
+    def _record_validation(
+        self, inv: Invocation, metric_attrs: dict[str, Any], measurements: list[Measurement]
+    ) -> None:
+        for result in inv.validation.results:
+            event = {
+                sc.GEN_AI_EVALUATION_NAME: result.name,
+                sc.GEN_AI_EVALUATION_SCORE_VALUE: 1.0 if result.passed else 0.0,
+                sc.GEN_AI_EVALUATION_SCORE_LABEL: result.label,
+            }
+            if result.explanation:
+                event[sc.GEN_AI_EVALUATION_EXPLANATION] = result.explanation
+            if inv.response_id:
+                event[sc.GEN_AI_RESPONSE_ID] = inv.response_id
+            inv.span.add_event(sc.EVENT_EVALUATION_RESULT, event)
+            labels = {**metric_attrs, sc.VALIDATOR: result.name, sc.VALIDATION_RESULT: result.label}
+            labels.pop(sc.ERROR_TYPE, None)
+            measurements.append((self.validation_results.add, 1, labels))
+
     def _hand_over_content(
         self, inv: Invocation, attrs: dict[str, Any], error: BaseException | None, end_ns: int
     ) -> bool:
         """Queue the call's raw content for the redaction worker. True when the worker now owns
         ending the span (span placements): it sets the redacted content first."""
         span_context = inv.span.get_span_context()
-        reason = CONTENT.reason(span_context.trace_id, error is not None)
+        invalid = inv.validation is not None and inv.validation.failed
+        reason = CONTENT.reason(span_context.trace_id, error is not None, invalid)
         if reason is None:
             return False
         settings = CONTENT.settings

@@ -20,8 +20,10 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 
 from . import semconv as sc
+from . import validation
 from .content import CONTENT
 from .invocation import Invocation
+from .messages import CallContent
 from .telemetry import INVOCATION_KEY, Telemetry, get_core, report_self_error
 
 _WATCH_ATTR = "_otel_llm_watch"
@@ -49,6 +51,11 @@ class Adapter:
 
     def output_content(self, inv: Invocation, result: Any) -> None:
         """Fill `inv.content.output_messages` from a non-streamed result."""
+
+    def output_schemas(self, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """The structured-output schemas a request carries: (the response format's JSON Schema or
+        None, {tool name: its input JSON Schema}). Outputs are checked against them (recorded)."""
+        return None, {}
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,44 @@ def _begin(
                 inv.content = surface.adapter.input_content(kwargs)
         except Exception as exc:
             core.self_error("content", exc)
+    try:
+        _expectations(core, surface, inv, kwargs)
+    except Exception as exc:
+        core.self_error("validation", exc)
     return core, inv
+
+
+def _expectations(core: Telemetry, surface: Surface, inv: Invocation, kwargs: dict[str, Any]) -> None:
+    """The call's output expectations: the app's `expect(...)`, configured rules for its model,
+    and the schemas the request carries. The output is then collected (as for content capture)."""
+    expectations = validation.active() + core.rules_for(inv)
+    response_schema, tool_schemas = surface.adapter.output_schemas(kwargs)
+    if response_schema is not None or tool_schemas:
+        expectations += validation.schema_expectations(response_schema, tool_schemas)
+    if not expectations:
+        return
+    inv.expectations = expectations
+    if inv.content is None:
+        # the input too when content capture is on: a call that fails validation is captured
+        inv.content = surface.adapter.input_content(kwargs) if CONTENT.enabled else CallContent()
+
+
+def _validate(core: Telemetry, inv: Invocation) -> None:
+    """Check the output against the call's expectations (before the span ends, so the results are
+    on it)."""
+    if not inv.expectations or inv.content is None:
+        return
+    try:
+        inv.validation = validation.check(inv.expectations, inv.content.output_messages)
+    except Exception as exc:
+        core.self_error("validation", exc)
+
+
+def _raise_if_invalid(inv: Invocation, response: Any) -> None:
+    """The only place validation acts on the app: an `expect(..., on_fail="raise")` that failed."""
+    outcome = inv.validation
+    if outcome is not None and outcome.to_raise:
+        raise validation.OutputValidationError(response, outcome.to_raise)
 
 
 def _failed(
@@ -130,10 +174,12 @@ def _on_result(core: Telemetry, surface: Surface, inv: Invocation, result: Any) 
             surface.adapter.output_content(inv, result)
     except Exception as exc:
         core.self_error("response", exc)
+    _validate(core, inv)
     try:
         core.finish(inv)
     except Exception as exc:
         core.self_error("finish", exc)
+    _raise_if_invalid(inv, result)
     return result
 
 
@@ -224,12 +270,13 @@ def _manager_wrapper(surface: Surface) -> Callable[..., Any]:
 class _StreamWatch:
     """Per-stream recorder; holds no reference to the stream so a dropped stream can be collected."""
 
-    __slots__ = ("core", "adapter", "inv", "__weakref__")
+    __slots__ = ("core", "adapter", "inv", "stream_ref", "__weakref__")
 
     def __init__(self, core: Telemetry, adapter: Adapter, inv: Invocation) -> None:
         self.core = core
         self.adapter = adapter
         self.inv = inv
+        self.stream_ref: Callable[[], Any] = lambda: None  # (weak: a dropped stream is collected)
 
     def end(self, how: str, error: BaseException | None = None) -> None:
         inv = self.inv
@@ -240,6 +287,8 @@ class _StreamWatch:
             self.adapter.stream_end(inv)
         except Exception as exc:
             self.core.self_error("stream_end", exc)
+        if how == "complete":  # a stream closed or dropped early has no output to judge
+            _validate(self.core, inv)
         try:
             self.core.finish(inv, error)
         except Exception as exc:
@@ -265,6 +314,7 @@ def _watch_sync(inner: Iterator[Any], watch: _StreamWatch) -> Iterator[Any]:
         watch.end("error", exc)
         raise
     watch.end("complete")
+    _raise_if_invalid(watch.inv, watch.stream_ref())
 
 
 async def _watch_async(inner: AsyncIterator[Any], watch: _StreamWatch) -> AsyncIterator[Any]:
@@ -285,6 +335,7 @@ async def _watch_async(inner: AsyncIterator[Any], watch: _StreamWatch) -> AsyncI
         watch.end("error", exc)
         raise
     watch.end("complete")
+    _raise_if_invalid(watch.inv, watch.stream_ref())
 
 
 def _watch_stream(core: Telemetry, surface: Surface, inv: Invocation, stream: Any) -> None:
@@ -295,6 +346,7 @@ def _watch_stream(core: Telemetry, surface: Surface, inv: Invocation, stream: An
         _watch_async(inner, watch) if hasattr(inner, "__anext__") else _watch_sync(inner, watch)
     )
     vars(stream)[_WATCH_ATTR] = watch
+    watch.stream_ref = weakref.ref(stream)
     # A stream the app never finishes still ends its span when it is garbage collected.
     weakref.finalize(stream, watch.end, "dropped")
 

@@ -22,6 +22,7 @@ METRICS = {
     semconv.METRIC_CONTENT_REDACTED: ("{entity}", "counter"),
     semconv.METRIC_CONTENT_DROPPED: ("{record}", "counter"),
     semconv.METRIC_REDACTION_DURATION: ("s", "histogram"),
+    semconv.METRIC_VALIDATION_RESULTS: ("{result}", "counter"),
 }
 
 

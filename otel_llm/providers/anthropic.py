@@ -93,6 +93,15 @@ class Messages(Adapter):
         reason = _finish(inv.finish_reasons[0]) if inv.finish_reasons else missing_finish_reason(inv)
         content.output_messages = [m.output_message(parts, reason)]
 
+    def output_schemas(self, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        tools = {}
+        for tool in kwargs.get("tools") or ():
+            if isinstance(tool, dict) and tool.get("type") in (None, "custom"):
+                schema = tool.get("input_schema")
+                if isinstance(schema, dict):
+                    tools[str(tool.get("name"))] = schema
+        return None, tools
+
     def input_content(self, kwargs: dict[str, Any]) -> CallContent:
         history: list[dict[str, Any]] = []
         for message in items(kwargs.get("messages")):

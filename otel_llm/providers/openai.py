@@ -146,6 +146,19 @@ class ChatCompletions(Adapter):
         if inv.content is not None:
             inv.content.output_messages = _streamed_choices(inv)
 
+    def output_schemas(self, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        response_format = kwargs.get("response_format")
+        schema = None
+        if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+            spec = response_format.get("json_schema")
+            schema = spec.get("schema") if isinstance(spec, dict) else None
+        tools = {}
+        for tool in kwargs.get("tools") or ():
+            function = tool.get("function") if isinstance(tool, dict) else None
+            if isinstance(function, dict) and isinstance(function.get("parameters"), dict):
+                tools[str(function.get("name"))] = function["parameters"]
+        return schema, tools
+
     def input_content(self, kwargs: dict[str, Any]) -> CallContent:
         # System/developer messages stay in the chat history: the conventions keep
         # `gen_ai.system_instructions` for instructions passed separately from it.

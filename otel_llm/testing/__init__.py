@@ -70,8 +70,9 @@ structured output, so invalid JSON can be produced), ``x-mock-cached-tokens``, `
 ``x-mock-reasoning-tokens``, ``x-mock-fault: <fault>``.
 
 Tools: when the request has tools (and ``tool_choice`` is not none), the reply is a call of the first (or the
-forced) function tool with arguments filled from its parameter schema; when the last message is a tool
-result the reply is text, so agent loops end.
+forced) function tool with arguments filled from its parameter schema (``x-mock-tool-arguments: <text>``
+sends these arguments instead, valid or not); when the last message is a tool result the reply is text,
+so agent loops end.
 
 Faults (``x-mock-fault`` on every request carrying it, so SDK retries fail too; or ``mock.fail_next(fault,
 count)`` for the next requests, which takes precedence). Combine with commas, e.g. ``slow-chunks:0.1,truncate``.

@@ -341,6 +341,7 @@ class _Ctx:
     cache_creation: int
     reasoning: int
     overrides: Mapping[str, str] | None
+    tool_arguments: str | None = None
 
     @property
     def response_model(self) -> str:
@@ -660,6 +661,7 @@ def _make_ctx(
         stream=stream,
         chunks=_int_header(headers, "x-mock-chunks", DEFAULT_CHUNKS),
         output=_output_header(headers),
+        tool_arguments=headers.get("x-mock-tool-arguments"),
         cached=_int_header(headers, "x-mock-cached-tokens", 0),
         cache_creation=_int_header(headers, "x-mock-cache-creation-tokens", 0),
         reasoning=_int_header(headers, "x-mock-reasoning-tokens", 0),
@@ -796,7 +798,11 @@ def _pick_tool(tools: Any, tool_choice: Any, conversation: Any, kind: str) -> tu
     return None
 
 
-def _tool_arguments(params: Any) -> str:
+def _tool_arguments(ctx: _Ctx, params: Any) -> str:
+    """Arguments valid for the tool's schema, or `x-mock-tool-arguments` as given (tests of
+    invalid arguments)."""
+    if ctx.tool_arguments is not None:
+        return ctx.tool_arguments
     return _json_text(schema_example(params) if isinstance(params, dict) and params.get("properties") else {})
 
 
@@ -855,7 +861,7 @@ def _chat(ctx: _Ctx) -> MockResponse:
     created = int(time.time())
     model = ctx.response_model
     if tool is not None:
-        text = _tool_arguments(tool[1])
+        text = _tool_arguments(ctx, tool[1])
         call_ids = [f"call_{_new_id()}" for _ in range(n)]
         finish = "tool_calls"
     else:
@@ -1047,7 +1053,7 @@ def _responses(ctx: _Ctx) -> MockResponse:
         input_tokens += count_words(instructions) + PER_MESSAGE_TOKENS
     tool = _pick_tool(b.get("tools"), b.get("tool_choice"), inp, "responses")
     text_cfg = b.get("text") if isinstance(b.get("text"), dict) else {}
-    text = _tool_arguments(tool[1]) if tool is not None else _content_text(ctx, text_cfg.get("format"))
+    text = _tool_arguments(ctx, tool[1]) if tool is not None else _content_text(ctx, text_cfg.get("format"))
     pieces = split_pieces(text)
     now = time.time()
     rid = f"resp_{_new_id()}"
@@ -1243,7 +1249,7 @@ def _messages(ctx: _Ctx) -> MockResponse:
     input_tokens = _anthropic_input_tokens(b)
     tool = _pick_tool(b.get("tools"), b.get("tool_choice"), messages, "anthropic")
     if tool is not None:
-        text = _tool_arguments(tool[1])
+        text = _tool_arguments(ctx, tool[1])
         block: dict[str, Any] = {
             "type": "tool_use",
             "id": f"toolu_{_new_id()}",
