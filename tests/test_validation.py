@@ -102,9 +102,9 @@ def test_each_validator_records_pass_and_fail_on_the_span_and_the_counter(
 
 
 def test_raise_gives_the_app_the_response_and_the_failures(instrumented, openai_client):
-    with pytest.raises(OutputValidationError) as caught:
-        with expect(validators.json(), validators.max_length(1000), on_fail="raise"):
-            _chat(openai_client, "not json")
+    expectation = expect(validators.json(), validators.max_length(1000), on_fail="raise")
+    with pytest.raises(OutputValidationError) as caught, expectation:
+        _chat(openai_client, "not json")
     error = caught.value
     assert error.response.choices[0].message.content == "not json"
     assert [f.name for f in error.failures] == ["json"]
@@ -230,17 +230,16 @@ def test_anthropic_tool_input_schema_and_streamed_messages(instrumented, anthrop
         tools=tools,
         extra_headers={"x-mock-tool-arguments": '{"sku": 7}'},
     )
-    with expect(validators.regex(r"^\{"), on_fail="raise"):
-        with pytest.raises(OutputValidationError):
-            stream = anthropic_client.messages.create(
-                model="claude-haiku-4-5",
-                max_tokens=100,
-                messages=MESSAGES,
-                stream=True,
-                extra_headers={"x-mock-output": "plain words"},
-            )
-            for _ in stream:
-                pass
+    with expect(validators.regex(r"^\{"), on_fail="raise"), pytest.raises(OutputValidationError):
+        stream = anthropic_client.messages.create(
+            model="claude-haiku-4-5",
+            max_tokens=100,
+            messages=MESSAGES,
+            stream=True,
+            extra_headers={"x-mock-output": "plain words"},
+        )
+        for _ in stream:
+            pass
     tool_span, stream_span = instrumented.genai_spans()
     assert _evaluations(tool_span)["tool_input_schema"]["gen_ai.evaluation.score.label"] == "fail"
     assert _evaluations(stream_span)["regex"]["gen_ai.evaluation.score.label"] == "fail"
