@@ -51,7 +51,7 @@ PLACEMENTS = ("event", "span", "span_and_event")
 OPERATORS = ("replace", "mask", "hash")
 
 # Top-level keys the TOML file may hold.
-FILE_KEYS = frozenset({"providers", "prices", "content", "redaction"})
+FILE_KEYS = frozenset({"providers", "prices", "content", "redaction", "validation"})
 CONTENT_FILE_KEYS = frozenset({"capture", "sample_rate", "queue_size", "timeout_seconds", "max_chars"})
 REDACTION_KEYS = frozenset(
     {"entities", "score_threshold", "operator", "salt", "salt_file", "allow_list", "spacy_model"}
@@ -99,6 +99,8 @@ class Settings:
     sdk_disabled: bool = False
     config_file: str | None = None
     content: ContentSettings = field(default_factory=ContentSettings)
+    # validation.ValidationRule tuple: configured output checks by model
+    validation_rules: tuple = ()
 
 
 def _parse_bool(name: str, raw: str) -> bool:
@@ -205,11 +207,37 @@ def load_settings(
         sdk_disabled=_parse_bool(OTEL_SDK_DISABLED, env.get(OTEL_SDK_DISABLED, "")),
         config_file=config_file,
         content=_content_settings(overrides, env, file_values, config_file),
+        validation_rules=_validation_rules(overrides, file_values, config_file),
     )
 
 
+def _validation_rules(
+    overrides: Mapping[str, Any], file_values: Mapping[str, Any], config_file: str | None
+) -> tuple:
+    """The file's [[validation]] rules, then instrument(validation=[...]) ones (both apply)."""
+    from .validation import parse_rules
+
+    rules: tuple = ()
+    try:
+        if "validation" in file_values:
+            rules += parse_rules(f"{config_file}: validation", file_values["validation"])
+        if overrides.get("validation") is not None:
+            rules += parse_rules("validation", overrides["validation"])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return rules
+
+
 KEYWORDS = frozenset(
-    {"providers", "price_overrides", "config_file", "capture_content", "sample_rate", "redaction"}
+    {
+        "providers",
+        "price_overrides",
+        "config_file",
+        "capture_content",
+        "sample_rate",
+        "redaction",
+        "validation",
+    }
 )
 
 

@@ -12,6 +12,7 @@ automatic validation only records.
 from __future__ import annotations
 
 import contextvars
+import fnmatch
 import functools
 import inspect
 import json
@@ -21,7 +22,7 @@ from typing import Any
 
 from .validators import ValidationResult, Validator
 
-__all__ = ["Expectation", "OutputValidationError", "expect"]
+__all__ = ["Expectation", "OutputValidationError", "ValidationRule", "expect"]
 
 ON_FAIL = ("record", "raise")
 TARGETS = ("output", "tool_arguments")
@@ -196,6 +197,85 @@ def schema_expectations(response_schema: Any, tool_schemas: dict[str, Any]) -> t
                 continue
             found.append(Expectation((validator,), target="tool_arguments", tool=tool))
     return tuple(found)
+
+
+@dataclass(frozen=True)
+class ValidationRule:
+    """A configured expectation for the calls to matching models (a glob on the request model;
+    None: every model)."""
+
+    expectation: Expectation
+    model: str | None = None
+
+    def applies(self, inv: Any) -> bool:
+        return self.model is None or fnmatch.fnmatchcase(inv.request_model or "", self.model)
+
+
+_RULE_KEYS = {"model", "on_fail", "target", "tool", "validators"}
+_VALIDATOR_ARGS = {
+    "json": (),
+    "json_schema": ("schema",),
+    "regex": ("pattern",),
+    "required_fields": ("names",),
+    "max_length": ("n",),
+}
+
+
+def parse_rules(where: str, raw: Any) -> tuple[ValidationRule, ...]:
+    """Rules from the configuration file's `[[validation]]` tables (or instrument(validation=...)).
+    Raises ValueError naming the bad entry."""
+    from . import validators as v
+
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list | tuple):
+        raise ValueError(f"{where} must be a list of rule tables")
+    rules = []
+    for i, entry in enumerate(raw):
+        if isinstance(entry, ValidationRule):
+            rules.append(entry)
+            continue
+        at = f"{where}[{i}]"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{at} must be a table with {sorted(_RULE_KEYS)}")
+        unknown = set(entry) - _RULE_KEYS
+        if unknown:
+            raise ValueError(f"{at} has unknown key(s) {sorted(unknown)}; accepted: {sorted(_RULE_KEYS)}")
+        built = []
+        for j, spec in enumerate(entry.get("validators") or ()):
+            kind = spec.get("type") if isinstance(spec, dict) else None
+            if kind not in _VALIDATOR_ARGS:
+                raise ValueError(f"{at}.validators[{j}]: type must be one of {sorted(_VALIDATOR_ARGS)}")
+            args = {key: value for key, value in spec.items() if key not in ("type", "name")}
+            missing = [name for name in _VALIDATOR_ARGS[kind] if name not in args]
+            extra = set(args) - set(_VALIDATOR_ARGS[kind]) - ({"full"} if kind == "regex" else set())
+            if missing or extra:
+                raise ValueError(
+                    f"{at}.validators[{j}] ({kind}) takes {list(_VALIDATOR_ARGS[kind])}; "
+                    f"missing {missing}, unknown {sorted(extra)}"
+                )
+            if "name" in spec and kind in ("json_schema", "regex"):
+                args["name"] = spec["name"]
+            try:
+                built.append(getattr(v, kind)(**args))
+            except Exception as exc:
+                raise ValueError(f"{at}.validators[{j}] ({kind}): {exc}") from None
+        if not built:
+            raise ValueError(f"{at} needs at least one entry in validators")
+        model = entry.get("model")
+        if model is not None and not isinstance(model, str):
+            raise ValueError(f"{at}.model must be a model name or glob such as 'gpt-4o*'")
+        try:
+            expectation = expect(
+                *built,
+                on_fail=entry.get("on_fail", "record"),
+                target=entry.get("target", "output"),
+                tool=entry.get("tool"),
+            ).expectation
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{at}: {exc}") from None
+        rules.append(ValidationRule(expectation, model))
+    return tuple(rules)
 
 
 def arguments_text(arguments: Any) -> str:

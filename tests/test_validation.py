@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 from conftest import points
@@ -286,3 +287,50 @@ def test_a_validator_that_raises_fails_the_output_without_breaking_the_call(inst
     event = _evaluations(instrumented.only_span())["broken"]
     assert event["gen_ai.evaluation.score.label"] == "fail"
     assert event["gen_ai.evaluation.explanation"] == "validator raised RuntimeError"
+
+
+CONFIG = """
+[[validation]]
+model = "gpt-4o*"
+on_fail = "raise"
+validators = [{ type = "json" }, { type = "required_fields", names = ["order_id"] }]
+
+[[validation]]
+model = "other-model"
+validators = [{ type = "max_length", n = 1 }]
+"""
+
+
+def test_configured_rules_apply_to_matching_models(telemetry, openai_client, tmp_path):
+    path = tmp_path / "otel-llm.toml"
+    path.write_text(CONFIG)
+    otel_llm.instrument(config_file=str(path))
+    try:
+        with pytest.raises(OutputValidationError):
+            _chat(openai_client, '{"id": 1}')
+        assert _chat(openai_client, GOOD).choices[0].message.content == GOOD
+        openai_client.chat.completions.create(
+            model="gpt-3.5-turbo", messages=MESSAGES, extra_headers={"x-mock-output": "not json"}
+        )  # no rule for this model
+    finally:
+        otel_llm.uninstrument()
+    failed, passed, unmatched = telemetry.genai_spans()
+    assert _evaluations(failed)["required_fields"]["gen_ai.evaluation.score.label"] == "fail"
+    assert set(_evaluations(passed)) == {"json", "required_fields"}
+    assert _evaluations(unmatched) == {}
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        ([{"validators": []}], "at least one entry"),
+        ([{"validators": [{"type": "nope"}]}], "type must be one of"),
+        ([{"validators": [{"type": "max_length"}]}], "missing ['n']"),
+        ([{"validators": [{"type": "json"}], "on_fail": "block"}], "on_fail"),
+        ([{"validators": [{"type": "json"}], "colour": "red"}], "unknown key"),
+        ([{"validators": [{"type": "json_schema", "schema": {"type": 5}}]}], "json_schema"),
+    ],
+)
+def test_bad_rules_raise_a_config_error_at_instrument(rules, message):
+    with pytest.raises(otel_llm.ConfigError, match=re.escape(message)):
+        otel_llm.instrument(validation=rules)
