@@ -11,9 +11,10 @@ PROVIDER_TESTS := tests/test_openai.py tests/test_anthropic.py tests/test_stream
 
 .PHONY: demo test test-main test-compat bench lint collector system-packages
 # Debian packages for the real stack: Prometheus 2.42 + promtool, Alertmanager 0.25 + amtool,
-# docker-compose 1.29 (to validate docker-compose.yml without an engine).
-SYSTEM_COMMANDS := prometheus promtool prometheus-alertmanager amtool docker-compose openssl
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose openssl
+# docker-compose 1.29 (to validate docker-compose.yml without an engine), redis-server 7.0 (the
+# guard store's tests start their own on a free loopback port).
+SYSTEM_COMMANDS := prometheus promtool prometheus-alertmanager amtool docker-compose openssl redis-server
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose openssl redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.installed: pyproject.toml
