@@ -30,6 +30,12 @@ OTEL_GENAI_CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 """The standard OpenTelemetry switch, used when OTEL_LLM_CAPTURE_CONTENT is not set; its
 SPAN_ONLY / EVENT_ONLY / SPAN_AND_EVENT values also choose where content goes."""
 
+OTEL_LLM_GUARD_STORE = "OTEL_LLM_GUARD_STORE"
+"""Where the guards count: `memory` (default, this process) or a `redis://` URL (shared)."""
+
+OTEL_LLM_GUARD_FAIL = "OTEL_LLM_GUARD_FAIL"
+"""What the guards do when their shared store is unreachable: `open` (default) or `closed`."""
+
 OTEL_LLM_SAMPLE_RATE = "OTEL_LLM_SAMPLE_RATE"
 """Share of calls in the review sample (deterministic by trace id), 0..1. Default 0.05."""
 
@@ -51,7 +57,8 @@ PLACEMENTS = ("event", "span", "span_and_event")
 OPERATORS = ("replace", "mask", "hash")
 
 # Top-level keys the TOML file may hold.
-FILE_KEYS = frozenset({"providers", "prices", "content", "redaction", "validation"})
+FILE_KEYS = frozenset({"providers", "prices", "content", "redaction", "validation", "guards"})
+GUARD_FILE_KEYS = frozenset({"budgets", "rate_limits", "loop_guard", "store", "fail"})
 CONTENT_FILE_KEYS = frozenset({"capture", "sample_rate", "queue_size", "timeout_seconds", "max_chars"})
 REDACTION_KEYS = frozenset(
     {"entities", "score_threshold", "operator", "salt", "salt_file", "allow_list", "spacy_model"}
@@ -101,6 +108,20 @@ class Settings:
     content: ContentSettings = field(default_factory=ContentSettings)
     # validation.ValidationRule tuple: configured output checks by model
     validation_rules: tuple = ()
+    guards: GuardSettings = field(default_factory=lambda: GuardSettings())
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    budgets: tuple = ()  # guards.Budget
+    rate_limits: tuple = ()  # guards.RateLimit
+    loop_guard: Any = None  # guards.LoopGuard
+    store: str = "memory"  # or a redis:// URL
+    fail_open: bool = True
+
+    @property
+    def active(self) -> bool:
+        return bool(self.budgets or self.rate_limits or self.loop_guard)
 
 
 def _parse_bool(name: str, raw: str) -> bool:
@@ -208,6 +229,68 @@ def load_settings(
         config_file=config_file,
         content=_content_settings(overrides, env, file_values, config_file),
         validation_rules=_validation_rules(overrides, file_values, config_file),
+        guards=_guard_settings(overrides, env, file_values, config_file),
+    )
+
+
+def _guard_settings(
+    overrides: Mapping[str, Any],
+    env: Mapping[str, str],
+    file_values: Mapping[str, Any],
+    config_file: str | None,
+) -> GuardSettings:
+    """Guards from instrument(budgets=, rate_limits=, loop_guard=, guard_store=, guard_fail=), the
+    OTEL_LLM_GUARD_* variables, and the file's [guards] table (keyword arguments win per key)."""
+    from .guards import Budget, LoopGuard, RateLimit
+
+    where = f"{config_file}: guards"
+    table = file_values.get("guards", {})
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    unknown = set(table) - GUARD_FILE_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{where} has unknown key(s) {sorted(unknown)}; accepted: {sorted(GUARD_FILE_KEYS)}"
+        )
+
+    def build(name: str, cls: type, raw: Any) -> Any:
+        if isinstance(raw, cls):
+            return raw
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{name} must be otel_llm.{cls.__name__}(...) or a table of its fields")
+        try:
+            return cls(**raw)
+        except TypeError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+
+    def many(key: str, cls: type) -> tuple:
+        raw, name = (
+            (overrides[key], key)
+            if overrides.get(key) is not None
+            else (table.get(key, ()), f"{where}.{key}")
+        )
+        if isinstance(raw, cls | Mapping):
+            raw = [raw]
+        if not isinstance(raw, list | tuple):
+            raise ConfigError(f"{name} must be a list of otel_llm.{cls.__name__}")
+        return tuple(build(f"{name}[{i}]", cls, item) for i, item in enumerate(raw))
+
+    loop_raw = (
+        overrides.get("loop_guard") if overrides.get("loop_guard") is not None else table.get("loop_guard")
+    )
+    loop_guard = None if loop_raw is None else build("loop_guard", LoopGuard, loop_raw)
+    store = overrides.get("guard_store") or env.get(OTEL_LLM_GUARD_STORE) or table.get("store") or "memory"
+    if not isinstance(store, str) or not (
+        store == "memory" or store.startswith(("redis://", "rediss://", "unix://"))
+    ):
+        raise ConfigError(f"guard store {store!r} is not valid; accepted: memory, or a redis:// URL")
+    fail = overrides.get("guard_fail") or env.get(OTEL_LLM_GUARD_FAIL) or table.get("fail") or "open"
+    if fail not in ("open", "closed"):
+        raise ConfigError(f"guard_fail={fail!r} is not valid; accepted values: open, closed")
+    return GuardSettings(
+        many("budgets", Budget), many("rate_limits", RateLimit), loop_guard, store, fail == "open"
     )
 
 
@@ -237,6 +320,11 @@ KEYWORDS = frozenset(
         "sample_rate",
         "redaction",
         "validation",
+        "budgets",
+        "rate_limits",
+        "loop_guard",
+        "guard_store",
+        "guard_fail",
     }
 )
 

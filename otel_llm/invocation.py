@@ -42,6 +42,8 @@ class Invocation:
         # validation.Expectation tuple for this call, and its validation.Outcome once checked
         "expectations",
         "validation",
+        # (guards.Guards, guards.Ticket, guards.CallInfo) when guards reserved for this call
+        "guard",
         # Owned by the telemetry core.
         "span",
         "context",
@@ -85,6 +87,7 @@ class Invocation:
         self.content: CallContent | None = None
         self.expectations: tuple = ()
         self.validation: Any = None
+        self.guard: Any = None
         self.span: Any = None
         self.context: Any = None
         self.start_time = 0.0

@@ -79,6 +79,17 @@ METRIC_CONTENT_REDACTED = "otel_llm.content.redacted"
 METRIC_CONTENT_DROPPED = "otel_llm.content.dropped"
 METRIC_REDACTION_DURATION = "otel_llm.content.redaction.duration"
 METRIC_VALIDATION_RESULTS = "otel_llm.validation.results"
+METRIC_GUARD_DECISIONS = "otel_llm.guard.decisions"
+METRIC_BUDGET_LIMIT = "otel_llm.budget.limit"
+METRIC_BUDGET_SPENT = "otel_llm.budget.spent"
+# Guard attributes: which guard (budget, rate_limit, loop), its decision (allow, warn, block,
+# wait, reject) and the configured guard's name; on the span, every decision as "guard:decision".
+GUARD = "otel_llm.guard"
+GUARD_DECISION = "otel_llm.guard.decision"
+GUARD_NAME = "otel_llm.guard.name"
+GUARD_DECISIONS = "otel_llm.guard.decisions"
+BUDGET_WINDOW = "otel_llm.budget.window"
+BUDGET_SCOPE = "otel_llm.budget.scope"
 
 # The conventions' evaluation event (on the call's span) and its attributes.
 EVENT_EVALUATION_RESULT = "gen_ai.evaluation.result"

@@ -129,6 +129,44 @@ class Telemetry:
             unit="{result}",
             description="Output validation results, by validator and pass/fail.",
         )
+        self.guard_decisions = meter.create_counter(
+            sc.METRIC_GUARD_DECISIONS,
+            unit="{decision}",
+            description="Decisions of the configured guards (budgets, rate limits, loop guard).",
+        )
+        meter.create_observable_gauge(
+            sc.METRIC_BUDGET_LIMIT,
+            callbacks=[lambda options: _budget_observations(spent=False)],
+            unit="USD",
+            description="Each configured budget's limit per window.",
+        )
+        meter.create_observable_gauge(
+            sc.METRIC_BUDGET_SPENT,
+            callbacks=[lambda options: _budget_observations(spent=True)],
+            unit="USD",
+            description="What each configured budget's current window has spent (reserved calls included).",
+        )
+
+    def record_guards(self, inv: Invocation, decisions: list) -> None:
+        """The guards' decisions for this call: on its span and in the decisions counter."""
+        if not decisions:
+            return
+        inv.span.set_attribute(sc.GUARD_DECISIONS, [f"{d.guard}:{d.decision}" for d in decisions])
+        base = {sc.GEN_AI_PROVIDER_NAME: inv.provider}
+        if inv.request_model:
+            base[sc.GEN_AI_REQUEST_MODEL] = inv.request_model
+        METRIC_WORKER.submit(
+            self,
+            inv.context,
+            [
+                (
+                    self.guard_decisions.add,
+                    1,
+                    {**base, sc.GUARD: d.guard, sc.GUARD_DECISION: d.decision, sc.GUARD_NAME: d.name},
+                )
+                for d in decisions
+            ],
+        )
 
     def rules_for(self, inv: Invocation) -> tuple:
         """Validation rules from the configuration that apply to this call."""
@@ -447,6 +485,26 @@ def report_self_error(step: str, exc: BaseException) -> None:
 # -- provider resolution ----------------------------------------------------------------------------
 
 
+def _budget_observations(spent: bool) -> list[Any]:
+    """One observation per budget (and per model for budgets by model, the models this process
+    has seen); budgets by app key report no gauge (the keys are unbounded)."""
+    from opentelemetry.metrics import Observation
+
+    guards = STATE.guards
+    if guards is None:
+        return []
+    out = []
+    for budget in guards.budgets:
+        if budget.scope == "key":
+            continue
+        for scope in guards.scopes_seen(budget):
+            attrs = {sc.GUARD_NAME: budget.label, sc.BUDGET_WINDOW: budget.window, sc.BUDGET_SCOPE: scope}
+            value = guards.spent(budget, scope) if spent else budget.limit_usd
+            if value == value:  # NaN: the store is unreachable, report nothing
+                out.append(Observation(value, attrs))
+    return out
+
+
 class _State:
     """Process-wide state: the settings, and the lazily resolved core."""
 
@@ -454,6 +512,8 @@ class _State:
         self.lock = threading.Lock()
         self.settings: Settings | None = None
         self.prices: PriceBook | None = None
+        # the configured guards (None when none is): they act even when telemetry is disabled
+        self.guards: Any = None
         self.core: Telemetry | None = None
         self.resolved = False
         # SDK providers we created ourselves (None when the app brought its own).
@@ -478,13 +538,39 @@ os.register_at_fork(after_in_child=_reinit_locks_in_child)
 
 
 def configure(settings: Settings) -> None:
+    prices = PriceBook(dict(settings.price_overrides))
+    guards = _build_guards(settings, prices)  # (a bad guard store raises before anything changes)
     with STATE.lock:
         STATE.settings = settings
-        STATE.prices = PriceBook(dict(settings.price_overrides))
+        STATE.prices = prices
+        STATE.guards = guards
         STATE.core = None
         STATE.resolved = False
     CONTENT.configure(settings.content)
     STATE.prices.warm_up()
+
+
+def _build_guards(settings: Settings, prices: PriceBook) -> Any:
+    config = settings.guards
+    if not config.active:
+        return None
+    from .config import ConfigError
+    from .guard_store import MemoryStore, RedisStore
+    from .guards import Guards
+
+    if config.store == "memory":
+        store = MemoryStore()
+    else:
+        try:
+            store = RedisStore(config.store)
+        except (ImportError, ValueError) as exc:
+            raise ConfigError(f"guard store {config.store!r}: {exc}") from None
+    return Guards(config.budgets, config.rate_limits, config.loop_guard, store, config.fail_open, prices)
+
+
+def get_guards() -> Any:
+    """The configured guards, or None."""
+    return STATE.guards
 
 
 def get_core() -> Telemetry | None:

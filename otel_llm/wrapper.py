@@ -10,6 +10,7 @@ Rules it keeps (docs/design in DESIGN.md section 5):
 
 from __future__ import annotations
 
+import sys
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -22,9 +23,10 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from . import semconv as sc
 from . import validation
 from .content import CONTENT
+from .guards import CallInfo, Ticket
 from .invocation import Invocation
 from .messages import CallContent
-from .telemetry import INVOCATION_KEY, Telemetry, get_core, report_self_error
+from .telemetry import INVOCATION_KEY, Telemetry, get_core, get_guards, report_self_error
 
 _WATCH_ATTR = "_otel_llm_watch"
 _RAW_ATTR = "_otel_llm_raw"
@@ -157,6 +159,7 @@ def _failed(
         core.finish(inv, exc)
     except Exception as err:
         core.self_error("finish", err)
+    _settle(inv, failed=True)
 
 
 def _on_result(core: Telemetry, surface: Surface, inv: Invocation, result: Any) -> Any:
@@ -179,6 +182,7 @@ def _on_result(core: Telemetry, surface: Surface, inv: Invocation, result: Any) 
         core.finish(inv)
     except Exception as exc:
         core.self_error("finish", exc)
+    _settle(inv, failed=False)
     _raise_if_invalid(inv, result)
     return result
 
@@ -187,6 +191,15 @@ def call_sync(
     surface: Surface, instance: Any, kwargs: dict[str, Any], stream: bool, fn: Callable[[], Any]
 ) -> Any:
     begun = _begin(surface, instance, kwargs, stream)
+    guarded = _guarded(surface, instance, kwargs, stream, begun)
+    if guarded is not None:
+        guards, ticket, info = guarded
+        try:
+            guards.before(info, ticket)
+        finally:
+            _after_guards(begun, guarded)
+        if begun is None:
+            return _unrecorded_call(surface, guarded, fn)
     if begun is None:
         return fn()
     core, inv = begun
@@ -205,6 +218,15 @@ async def call_async(
     surface: Surface, instance: Any, kwargs: dict[str, Any], stream: bool, fn: Callable[[], Any]
 ) -> Any:
     begun = _begin(surface, instance, kwargs, stream)
+    guarded = _guarded(surface, instance, kwargs, stream, begun)
+    if guarded is not None:
+        guards, ticket, info = guarded
+        try:
+            await guards.before_async(info, ticket)
+        finally:
+            _after_guards(begun, guarded)
+        if begun is None:
+            return await _unrecorded_call_async(surface, guarded, fn)
     if begun is None:
         return await fn()
     core, inv = begun
@@ -217,6 +239,105 @@ async def call_async(
     finally:
         otel_context.detach(token)
     return _on_result(core, surface, inv, result)
+
+
+# -- guards ------------------------------------------------------------------------------------------
+
+
+def _guarded(
+    surface: Surface, instance: Any, kwargs: dict[str, Any], stream: bool, begun: tuple | None
+) -> tuple | None:
+    """(guards, ticket, call info) when guards are configured; they act with telemetry off too."""
+    guards = get_guards()
+    if guards is None:
+        return None
+    try:
+        # (telemetry off: the adapter's pure mapping still names provider and model)
+        inv = begun[1] if begun is not None else surface.adapter.request(instance, kwargs, stream)
+        return guards, Ticket(), CallInfo(inv.provider, inv.request_model, kwargs)
+    except Exception as exc:
+        report_self_error("guards", exc)
+        return None
+
+
+def _after_guards(begun: tuple | None, guarded: tuple) -> None:
+    """Record the decisions; a call a guard stopped ends here, its span with the guard's error."""
+    guards, ticket, info = guarded
+    if begun is None:
+        return
+    core, inv = begun
+    try:
+        core.record_guards(inv, ticket.decisions)
+    except Exception as exc:
+        core.self_error("guards", exc)
+    inv.guard = guarded
+    exc = sys.exc_info()[1]
+    if exc is not None:  # stopped before the provider was called (or the wait was interrupted)
+        inv.guard = None
+        _failed(core, inv, exc)
+
+
+def _settle(inv: Invocation, failed: bool) -> None:
+    """Reconcile what the guards reserved with the call's actual usage."""
+    guarded, inv.guard = inv.guard, None
+    if guarded is None:
+        return
+    guards, ticket, info = guarded
+    usage = None
+    if not failed:
+        usage = (
+            inv.input_tokens,
+            inv.output_tokens,
+            inv.cache_read_tokens or 0,
+            inv.cache_creation_tokens or 0,
+        )
+    try:
+        guards.after(ticket, info, usage)
+    except Exception as exc:
+        report_self_error("guards", exc)
+
+
+def _unrecorded_call(surface: Surface, guarded: tuple, fn: Callable[[], Any]) -> Any:
+    """A guarded call with telemetry off: usage read from the result to reconcile (a stream keeps
+    its worst-case reservation: nothing reads it)."""
+    guards, ticket, info = guarded
+    try:
+        result = fn()
+    except BaseException:
+        _settle_unrecorded(guards, ticket, info, None, failed=True)
+        raise
+    _settle_unrecorded(guards, ticket, info, (surface, result), failed=False)
+    return result
+
+
+async def _unrecorded_call_async(surface: Surface, guarded: tuple, fn: Callable[[], Any]) -> Any:
+    guards, ticket, info = guarded
+    try:
+        result = await fn()
+    except BaseException:
+        _settle_unrecorded(guards, ticket, info, None, failed=True)
+        raise
+    _settle_unrecorded(guards, ticket, info, (surface, result), failed=False)
+    return result
+
+
+def _settle_unrecorded(guards: Any, ticket: Any, info: Any, outcome: tuple | None, failed: bool) -> None:
+    try:
+        if failed:
+            guards.after(ticket, info, None)
+            return
+        surface, result = outcome
+        if isinstance(result, surface.stream_types + surface.raw_types):
+            return
+        inv = Invocation("", info.provider, info.model, {})
+        surface.adapter.response(inv, result)
+        guards.after(
+            ticket,
+            info,
+            (inv.input_tokens, inv.output_tokens, inv.cache_read_tokens or 0, inv.cache_creation_tokens or 0),
+        )
+    except Exception as exc:
+        report_self_error("guards", exc)
 
 
 def make_wrapper(surface: Surface) -> Callable[..., Any]:
@@ -293,6 +414,7 @@ class _StreamWatch:
             self.core.finish(inv, error)
         except Exception as exc:
             self.core.self_error("finish", exc)
+        _settle(inv, failed=error is not None)
 
 
 def _watch_sync(inner: Iterator[Any], watch: _StreamWatch) -> Iterator[Any]:
@@ -379,6 +501,7 @@ def _raw_dropped(core: Telemetry, inv: Invocation) -> None:
             core.finish(inv)
         except Exception as exc:
             core.self_error("finish", exc)
+        _settle(inv, failed=False)
 
 
 def _after_parse(raw: Any, parsed: Any, error: BaseException | None) -> None:

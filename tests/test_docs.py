@@ -23,6 +23,9 @@ METRICS = {
     semconv.METRIC_CONTENT_DROPPED: ("{record}", "counter"),
     semconv.METRIC_REDACTION_DURATION: ("s", "histogram"),
     semconv.METRIC_VALIDATION_RESULTS: ("{result}", "counter"),
+    semconv.METRIC_GUARD_DECISIONS: ("{decision}", "counter"),
+    semconv.METRIC_BUDGET_LIMIT: ("USD", "gauge"),
+    semconv.METRIC_BUDGET_SPENT: ("USD", "gauge"),
 }
 
 
