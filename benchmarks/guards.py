@@ -60,13 +60,18 @@ print(json.dumps({"median_us": cpu[len(cpu) // 2] * 1e6}))
 
 def run(variant: str, store: str, calls: int) -> float:
     out = subprocess.run(
-        [sys.executable, "-c", VARIANT, variant, store, str(calls)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", VARIANT, variant, store, str(calls)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])["median_us"]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
@@ -83,7 +88,9 @@ def main() -> int:
         for store in stores:
             results = {}
             for variant in ("none", "budget", "rate_limit", "loop", "all"):
-                results[variant] = statistics.median(run(variant, store, args.calls) for _ in range(args.rounds))
+                results[variant] = statistics.median(
+                    run(variant, store, args.calls) for _ in range(args.rounds)
+                )
             for variant, value in results.items():
                 label = "memory" if store == "memory" else "redis"
                 extra = value - results["none"]

@@ -88,7 +88,8 @@ def test_unknown_file_key_is_an_error(tmp_path):
     config = tmp_path / "typo.toml"
     config.write_text('[price."m"]\ninput_mtok = 1\noutput_mtok = 1\n')
     with pytest.raises(
-        ConfigError, match=r"unknown key\(s\) \['price'\]; accepted: content, guards, prices, providers, redaction, validation"
+        ConfigError,
+        match=r"unknown key\(s\) \['price'\]; accepted: content, guards, prices, providers, redaction, validation",
     ):
         load_settings(environ={"OTEL_LLM_CONFIG": str(config)})
 
