@@ -275,6 +275,8 @@ class Ticket:
     # (key, amount reserved, expires_at, kind) with kind "cost" or "tokens"
     reservations: list[tuple[str, float, float, str]] = field(default_factory=list)
     unpriced: bool = False
+    # the store could not be reached for this call (the guards failed open or closed)
+    store_unavailable: bool = False
 
 
 class Guards:
@@ -350,7 +352,9 @@ class Guards:
         key = _KEY.get()
         return None if key is None else f"key={key}"
 
-    def _reserve(self, key: str, amount: float, limit: float, expires_at: float) -> bool | None:
+    def _reserve(
+        self, key: str, amount: float, limit: float, expires_at: float, ticket: Ticket
+    ) -> bool | None:
         """The store's reserve; None when the store is unreachable (the guard then fails open or
         closed as configured)."""
         try:
@@ -358,6 +362,7 @@ class Guards:
             return ok
         except StoreUnavailable as exc:
             self.store_errors += 1
+            ticket.store_unavailable = True
             if not self._warned_unavailable:
                 self._warned_unavailable = True
                 _log.warning(
@@ -380,7 +385,7 @@ class Guards:
         slot = int(now // guard.window_seconds)
         expires_at = (slot + 1) * guard.window_seconds
         key = f"loop:{fingerprint(info)}:{slot}"
-        ok = self._reserve(key, 1.0, float(guard.max_repeats), expires_at)
+        ok = self._reserve(key, 1.0, float(guard.max_repeats), expires_at, ticket)
         if ok is None:
             self._unavailable(LoopDetectedError, "loop", ticket, "loop")
             return
@@ -412,12 +417,14 @@ class Guards:
             taken: list[tuple[str, float, float, str]] = []
             ok: bool | None = True
             if limit.requests_per_minute is not None:
-                ok = self._reserve(f"{base}:requests", 1.0, float(limit.requests_per_minute), expires_at)
+                ok = self._reserve(
+                    f"{base}:requests", 1.0, float(limit.requests_per_minute), expires_at, ticket
+                )
                 if ok:
                     taken.append((f"{base}:requests", 1.0, expires_at, "requests"))
             if ok and limit.tokens_per_minute is not None:
                 ok = self._reserve(
-                    f"{base}:tokens", float(tokens), float(limit.tokens_per_minute), expires_at
+                    f"{base}:tokens", float(tokens), float(limit.tokens_per_minute), expires_at, ticket
                 )
                 if ok:
                     taken.append((f"{base}:tokens", float(tokens), expires_at, "tokens"))
@@ -457,7 +464,7 @@ class Guards:
             seen.add(scope)
         label, expires_at = window_of(budget.window, time.time())
         key = f"budget:{budget.label}:{scope}:{label}"
-        ok = self._reserve(key, worst, budget.limit_usd, expires_at)
+        ok = self._reserve(key, worst, budget.limit_usd, expires_at, ticket)
         if ok is None:
             self._unavailable(BudgetExceededError, budget.label, ticket, "budget")
             return

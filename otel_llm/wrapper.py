@@ -23,6 +23,7 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from . import semconv as sc
 from . import validation
 from .content import CONTENT
+from .guard_store import StoreUnavailable
 from .guards import CallInfo, Ticket
 from .invocation import Invocation
 from .messages import CallContent
@@ -268,6 +269,8 @@ def _after_guards(begun: tuple | None, guarded: tuple) -> None:
     core, inv = begun
     try:
         core.record_guards(inv, ticket.decisions)
+        if ticket.store_unavailable:  # counted per call; logged once
+            core.self_error("guard_store", StoreUnavailable())
     except Exception as exc:
         core.self_error("guards", exc)
     inv.guard = guarded

@@ -313,6 +313,8 @@ def test_unreachable_redis_fails_open_by_default_and_closed_when_asked(guarded, 
     assert _chat(openai_client).choices[0].message.content  # open: the call goes on
     assert time.monotonic() - started < 3
     assert telemetry.genai_spans()[-1].attributes["otel_llm.guard.decisions"] == ("budget:allow",)
+    errors = points(telemetry.metrics(), "otel_llm.instrumentation.errors", otel_llm__step="guard_store")
+    assert sum(p.value for p in errors) == 1  # counted
     otel_llm.uninstrument()
     guarded(budgets=[Budget(limit_usd=1.0)], guard_store=url, guard_fail="closed")
     with pytest.raises(BudgetExceededError, match="unreachable"):
