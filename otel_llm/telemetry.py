@@ -168,12 +168,6 @@ class Telemetry:
             ],
         )
 
-    def rules_for(self, inv: Invocation) -> tuple:
-        """Validation rules from the configuration that apply to this call."""
-        settings = STATE.settings
-        rules = getattr(settings, "validation_rules", ()) if settings is not None else ()
-        return tuple(rule.expectation for rule in rules if rule.applies(inv))
-
     # -- span lifecycle --------------------------------------------------------------------------
 
     def start(self, inv: Invocation) -> None:
@@ -566,6 +560,17 @@ def _build_guards(settings: Settings, prices: PriceBook) -> Any:
         except (ImportError, ValueError) as exc:
             raise ConfigError(f"guard store {config.store!r}: {exc}") from None
     return Guards(config.budgets, config.rate_limits, config.loop_guard, store, config.fail_open, prices)
+
+
+def validation_rules() -> tuple:
+    """The configured validation rules."""
+    settings = STATE.settings
+    return settings.validation_rules if settings is not None else ()
+
+
+def rules_for(inv: Invocation) -> tuple:
+    """The expectations of the configured validation rules that apply to this call."""
+    return tuple(rule.expectation for rule in validation_rules() if rule.applies(inv))
 
 
 def get_guards() -> Any:

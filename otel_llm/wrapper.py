@@ -27,7 +27,15 @@ from .guard_store import StoreUnavailable
 from .guards import CallInfo, Ticket
 from .invocation import Invocation
 from .messages import CallContent
-from .telemetry import INVOCATION_KEY, Telemetry, get_core, get_guards, report_self_error
+from .telemetry import (
+    INVOCATION_KEY,
+    Telemetry,
+    get_core,
+    get_guards,
+    report_self_error,
+    rules_for,
+    validation_rules,
+)
 
 _WATCH_ATTR = "_otel_llm_watch"
 _RAW_ATTR = "_otel_llm_raw"
@@ -114,7 +122,7 @@ def _begin(
 def _expectations(core: Telemetry, surface: Surface, inv: Invocation, kwargs: dict[str, Any]) -> None:
     """The call's output expectations: the app's `expect(...)`, configured rules for its model,
     and the schemas the request carries. The output is then collected (as for content capture)."""
-    expectations = validation.active() + core.rules_for(inv)
+    expectations = validation.active() + rules_for(inv)
     response_schema, tool_schemas = surface.adapter.output_schemas(kwargs)
     if response_schema is not None or tool_schemas:
         expectations += validation.schema_expectations(response_schema, tool_schemas)
@@ -191,81 +199,107 @@ def _on_result(core: Telemetry, surface: Surface, inv: Invocation, result: Any) 
 def call_sync(
     surface: Surface, instance: Any, kwargs: dict[str, Any], stream: bool, fn: Callable[[], Any]
 ) -> Any:
-    begun = _begin(surface, instance, kwargs, stream)
-    guarded = _guarded(surface, instance, kwargs, stream, begun)
-    if guarded is not None:
-        guards, ticket, info = guarded
-        try:
-            guards.before(info, ticket)
-        finally:
-            _after_guards(begun, guarded)
-        if begun is None:
-            return _unrecorded_call(surface, guarded, fn)
+    begun = _begin(surface, instance, kwargs, stream) or _begin_unrecorded(surface, instance, kwargs, stream)
     if begun is None:
         return fn()
     core, inv = begun
-    token = otel_context.attach(inv.context)
+    guarded = _guarded(inv, kwargs)
+    if guarded is not None:
+        try:
+            guarded[0].before(guarded[2], guarded[1])
+        finally:
+            _after_guards(begun, guarded)
+    token = otel_context.attach(inv.context) if inv.context is not None else None
     try:
         result = fn()
     except BaseException as exc:
         _failed(core, inv, exc, surface, kwargs)
         raise
     finally:
-        otel_context.detach(token)
+        if token is not None:
+            otel_context.detach(token)
     return _on_result(core, surface, inv, result)
 
 
 async def call_async(
     surface: Surface, instance: Any, kwargs: dict[str, Any], stream: bool, fn: Callable[[], Any]
 ) -> Any:
-    begun = _begin(surface, instance, kwargs, stream)
-    guarded = _guarded(surface, instance, kwargs, stream, begun)
-    if guarded is not None:
-        guards, ticket, info = guarded
-        try:
-            await guards.before_async(info, ticket)
-        finally:
-            _after_guards(begun, guarded)
-        if begun is None:
-            return await _unrecorded_call_async(surface, guarded, fn)
+    begun = _begin(surface, instance, kwargs, stream) or _begin_unrecorded(surface, instance, kwargs, stream)
     if begun is None:
         return await fn()
     core, inv = begun
-    token = otel_context.attach(inv.context)
+    guarded = _guarded(inv, kwargs)
+    if guarded is not None:
+        try:
+            await guarded[0].before_async(guarded[2], guarded[1])
+        finally:
+            _after_guards(begun, guarded)
+    token = otel_context.attach(inv.context) if inv.context is not None else None
     try:
         result = await fn()
     except BaseException as exc:
         _failed(core, inv, exc, surface, kwargs)
         raise
     finally:
-        otel_context.detach(token)
+        if token is not None:
+            otel_context.detach(token)
     return _on_result(core, surface, inv, result)
+
+
+# -- telemetry off: guards and raising expectations still act -----------------------------------------
+
+
+class _NullCore:
+    """Stands in for the telemetry core when telemetry is off (OTEL_SDK_DISABLED, no core) but a
+    guard or an `expect(..., on_fail="raise")` must still act: it records nothing."""
+
+    def finish(self, inv: Invocation, error: BaseException | None = None) -> None:
+        inv.finished = True
+
+    def self_error(self, step: str, exc: BaseException) -> None:
+        report_self_error(step, exc)
+
+    def record_guards(self, inv: Invocation, decisions: list) -> None:
+        pass
+
+
+_NULL_CORE = _NullCore()
+
+
+def _begin_unrecorded(
+    surface: Surface, instance: Any, kwargs: dict[str, Any], stream: bool
+) -> tuple[Any, Invocation] | None:
+    try:
+        raising = tuple(e for e in validation.active() if e.on_fail == "raise")
+        if get_guards() is None and not raising and not validation_rules():
+            return None
+        inv = surface.adapter.request(instance, kwargs, stream)
+        raising += tuple(e for e in rules_for(inv) if e.on_fail == "raise")
+        if get_guards() is None and not raising:
+            return None
+        if raising:
+            inv.expectations = raising
+            inv.content = CallContent()
+        return _NULL_CORE, inv
+    except Exception as exc:
+        report_self_error("request", exc)
+        return None
 
 
 # -- guards ------------------------------------------------------------------------------------------
 
 
-def _guarded(
-    surface: Surface, instance: Any, kwargs: dict[str, Any], stream: bool, begun: tuple | None
-) -> tuple | None:
-    """(guards, ticket, call info) when guards are configured; they act with telemetry off too."""
+def _guarded(inv: Invocation, kwargs: dict[str, Any]) -> tuple | None:
+    """(guards, ticket, call info) when guards are configured."""
     guards = get_guards()
     if guards is None:
         return None
-    try:
-        # (telemetry off: the adapter's pure mapping still names provider and model)
-        inv = begun[1] if begun is not None else surface.adapter.request(instance, kwargs, stream)
-        return guards, Ticket(), CallInfo(inv.provider, inv.request_model, kwargs)
-    except Exception as exc:
-        report_self_error("guards", exc)
-        return None
+    return guards, Ticket(), CallInfo(inv.provider, inv.request_model, kwargs)
 
 
-def _after_guards(begun: tuple | None, guarded: tuple) -> None:
+def _after_guards(begun: tuple, guarded: tuple) -> None:
     """Record the decisions; a call a guard stopped ends here, its span with the guard's error."""
     guards, ticket, info = guarded
-    if begun is None:
-        return
     core, inv = begun
     try:
         core.record_guards(inv, ticket.decisions)
@@ -296,49 +330,6 @@ def _settle(inv: Invocation, failed: bool) -> None:
         )
     try:
         guards.after(ticket, info, usage)
-    except Exception as exc:
-        report_self_error("guards", exc)
-
-
-def _unrecorded_call(surface: Surface, guarded: tuple, fn: Callable[[], Any]) -> Any:
-    """A guarded call with telemetry off: usage read from the result to reconcile (a stream keeps
-    its worst-case reservation: nothing reads it)."""
-    guards, ticket, info = guarded
-    try:
-        result = fn()
-    except BaseException:
-        _settle_unrecorded(guards, ticket, info, None, failed=True)
-        raise
-    _settle_unrecorded(guards, ticket, info, (surface, result), failed=False)
-    return result
-
-
-async def _unrecorded_call_async(surface: Surface, guarded: tuple, fn: Callable[[], Any]) -> Any:
-    guards, ticket, info = guarded
-    try:
-        result = await fn()
-    except BaseException:
-        _settle_unrecorded(guards, ticket, info, None, failed=True)
-        raise
-    _settle_unrecorded(guards, ticket, info, (surface, result), failed=False)
-    return result
-
-
-def _settle_unrecorded(guards: Any, ticket: Any, info: Any, outcome: tuple | None, failed: bool) -> None:
-    try:
-        if failed:
-            guards.after(ticket, info, None)
-            return
-        surface, result = outcome
-        if isinstance(result, surface.stream_types + surface.raw_types):
-            return
-        inv = Invocation("", info.provider, info.model, {})
-        surface.adapter.response(inv, result)
-        guards.after(
-            ticket,
-            info,
-            (inv.input_tokens, inv.output_tokens, inv.cache_read_tokens or 0, inv.cache_creation_tokens or 0),
-        )
     except Exception as exc:
         report_self_error("guards", exc)
 

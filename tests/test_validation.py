@@ -334,3 +334,21 @@ def test_configured_rules_apply_to_matching_models(telemetry, openai_client, tmp
 def test_bad_rules_raise_a_config_error_at_instrument(rules, message):
     with pytest.raises(otel_llm.ConfigError, match=re.escape(message)):
         otel_llm.instrument(validation=rules)
+
+
+def test_raise_acts_with_telemetry_disabled(telemetry, openai_client, monkeypatch):
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    otel_llm.instrument()
+    try:
+        with expect(validators.json(), on_fail="raise"), pytest.raises(OutputValidationError):
+            _chat(openai_client, "not json")
+        with expect(validators.json(), on_fail="raise"):
+            stream = _chat(openai_client, "still not json", stream=True)
+            with pytest.raises(OutputValidationError):
+                list(stream)
+        with expect(validators.json()):  # record only: with telemetry off nothing happens
+            assert _chat(openai_client, "fine").choices[0].message.content == "fine"
+        assert _chat(openai_client, GOOD).choices[0].message.content == GOOD
+    finally:
+        otel_llm.uninstrument()
+    assert telemetry.genai_spans() == []
