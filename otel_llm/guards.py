@@ -144,11 +144,13 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class LoopGuard:
-    """The same request (model and messages) sent more than `max_repeats` times within
-    `window_seconds` is a runaway loop: `block` raises LoopDetectedError, `warn` records."""
+    """The same request (model and messages) sent more than `max_repeats` times within `window`
+    seconds is a runaway loop: `block` raises LoopDetectedError, `warn` records. Counts are kept
+    per window-long slot and a call counts the slot before too, so a loop across a slot boundary
+    is caught as well (a repeat up to two windows apart may count)."""
 
     max_repeats: int = 5
-    window_seconds: float = 60.0
+    window: float = 60.0
     action: str = "block"
 
     def __post_init__(self) -> None:
@@ -158,7 +160,7 @@ class LoopGuard:
             or self.max_repeats < 1
         ):
             raise ValueError(f"LoopGuard.max_repeats must be an integer >= 1, got {self.max_repeats!r}")
-        _positive("LoopGuard.window_seconds", self.window_seconds)
+        _positive("LoopGuard.window", self.window)
         _choice("LoopGuard.action", self.action, LOOP_ACTIONS)
 
 
@@ -382,10 +384,15 @@ class Guards:
     def _loop(self, info: CallInfo, ticket: Ticket) -> None:
         guard = self.loop_guard
         now = time.time()
-        slot = int(now // guard.window_seconds)
-        expires_at = (slot + 1) * guard.window_seconds
-        key = f"loop:{fingerprint(info)}:{slot}"
-        ok = self._reserve(key, 1.0, float(guard.max_repeats), expires_at, ticket)
+        slot = int(now // guard.window)
+        # (kept for the next slot too, which counts this one)
+        expires_at = (slot + 2) * guard.window
+        request = fingerprint(info)
+        try:
+            before = self.store.get(f"loop:{request}:{slot - 1}")
+        except StoreUnavailable:
+            before = 0.0
+        ok = self._reserve(f"loop:{request}:{slot}", 1.0, guard.max_repeats - before, expires_at, ticket)
         if ok is None:
             self._unavailable(LoopDetectedError, "loop", ticket, "loop")
             return
@@ -398,7 +405,7 @@ class Guards:
         ticket.decisions.append(Decision("loop", "block", "loop"))
         raise LoopDetectedError(
             f"the same request was sent more than {guard.max_repeats} times within "
-            f"{guard.window_seconds:g} s (a runaway loop?); blocked before reaching the provider",
+            f"{guard.window:g} s (a runaway loop?); blocked before reaching the provider",
             "loop",
         )
 

@@ -202,7 +202,7 @@ def test_tokens_per_minute_counts_estimated_input_and_reconciles(guarded, openai
 
 
 def test_loop_guard_blocks_the_same_request_repeated(guarded, openai_client):
-    telemetry = guarded(loop_guard=LoopGuard(max_repeats=3, window_seconds=60))
+    telemetry = guarded(loop_guard=LoopGuard(max_repeats=3, window=60))
     for _ in range(3):
         _chat(openai_client, "same question")
     _chat(openai_client, "a different question")
@@ -318,4 +318,37 @@ def test_unreachable_redis_fails_open_by_default_and_closed_when_asked(guarded, 
     otel_llm.uninstrument()
     guarded(budgets=[Budget(limit_usd=1.0)], guard_store=url, guard_fail="closed")
     with pytest.raises(BudgetExceededError, match="unreachable"):
+        _chat(openai_client)
+
+
+def test_a_loop_across_a_window_boundary_is_caught(guarded, openai_client, monkeypatch):
+    import otel_llm.guards as guards_module
+
+    clock = [1_800_000_000.0 + 55]  # 5 s before a 60 s slot ends
+    monkeypatch.setattr(guards_module.time, "time", lambda: clock[0])
+    guarded(loop_guard=LoopGuard(max_repeats=3, window=60))
+    _chat(openai_client, "again")
+    _chat(openai_client, "again")
+    clock[0] += 10  # the next slot
+    _chat(openai_client, "again")
+    with pytest.raises(LoopDetectedError):
+        _chat(openai_client, "again")  # 4 within 10 s
+
+
+GUARDS_FILE = """
+[guards]
+fail = "closed"
+budgets = [{ limit_usd = 1e-9, window = "month", name = "from-file" }]
+loop_guard = { max_repeats = 2, window = 30 }
+"""
+
+
+def test_guards_from_the_configuration_file(guarded, openai_client, tmp_path):
+    path = tmp_path / "otel-llm.toml"
+    path.write_text(GUARDS_FILE)
+    guarded(config_file=str(path))
+    guards = get_guards()
+    assert guards.fail_open is False
+    assert guards.loop_guard == LoopGuard(max_repeats=2, window=30)
+    with pytest.raises(BudgetExceededError, match="from-file"):
         _chat(openai_client)
