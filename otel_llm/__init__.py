@@ -3,7 +3,8 @@
     import otel_llm.auto          # or: otel_llm.instrument()
 
 Public API: `instrument(**overrides)`, `uninstrument()`, `flush(timeout_seconds)`, `ConfigError`;
-output validation: `expect(*validators, on_fail=...)`, `validators`, `OutputValidationError`.
+output validation: `expect(*validators, on_fail=...)`, `validators`, `OutputValidationError`;
+guards: `Budget`, `RateLimit`, `LoopGuard`, `guard_key` and their errors; `attributes(...)`.
 """
 
 from __future__ import annotations
@@ -11,13 +12,32 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from . import telemetry, validators
+from . import guards, telemetry, validators
+from .attribution import attributes
 from .config import ConfigError, load_settings
+from .guards import (
+    Budget,
+    BudgetExceededError,
+    LoopDetectedError,
+    LoopGuard,
+    RateLimit,
+    RateLimitedError,
+    guard_key,
+)
 from .validation import OutputValidationError, expect
 from .version import __version__
 
 __all__ = [
+    "Budget",
+    "BudgetExceededError",
     "ConfigError",
+    "LoopDetectedError",
+    "LoopGuard",
+    "RateLimit",
+    "RateLimitedError",
+    "attributes",
+    "guard_key",
+    "guards",
     "OutputValidationError",
     "__version__",
     "expect",

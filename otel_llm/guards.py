@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 WINDOWS = ("minute", "hour", "day", "month")
-BUDGET_SCOPES = ("global", "model", "key")
+BUDGET_SCOPES = ("global", "model", "feature", "key")
 BUDGET_ACTIONS = ("warn", "block")
 RATE_ACTIONS = ("wait", "reject")
 LOOP_ACTIONS = ("warn", "block")
@@ -91,7 +91,8 @@ def _positive(what: str, value: Any, allow_none: bool = False) -> None:
 @dataclass(frozen=True)
 class Budget:
     """Spend at most `limit_usd` per UTC calendar `window` (minute, hour, day, month), counted
-    globally, per request model, or per app-supplied key (`otel_llm.guard_key(...)`). `block`
+    globally, per request model, per feature (`otel_llm.attributes(feature=...)`) or per
+    app-supplied key (`otel_llm.guard_key(...)`). `block`
     raises BudgetExceededError before the provider is called; `warn` records and lets it pass."""
 
     limit_usd: float
@@ -351,6 +352,11 @@ class Guards:
             return "all"
         if scope == "model":
             return f"model={info.model}"
+        if scope == "feature":
+            from . import attribution
+
+            feature = attribution.feature()
+            return None if feature is None else f"feature={feature}"
         key = _KEY.get()
         return None if key is None else f"key={key}"
 

@@ -44,6 +44,8 @@ class Invocation:
         "validation",
         # (guards.Guards, guards.Ticket, guards.CallInfo) when guards reserved for this call
         "guard",
+        # the app's allow-listed attributes for metrics (otel_llm.attributes: feature, prompt version)
+        "labels",
         # Owned by the telemetry core.
         "span",
         "context",
@@ -88,6 +90,7 @@ class Invocation:
         self.expectations: tuple = ()
         self.validation: Any = None
         self.guard: Any = None
+        self.labels: dict[str, str] = {}
         self.span: Any = None
         self.context: Any = None
         self.start_time = 0.0

@@ -65,6 +65,12 @@ OPERATION_TEXT_COMPLETION = "text_completion"
 OPERATION_EMBEDDINGS = "embeddings"
 
 # --- metrics --------------------------------------------------------------------------------------
+# The app's attributes (otel_llm.attributes): feature and prompt version also on metrics.
+FEATURE = "otel_llm.feature"
+PROMPT_VERSION = "otel_llm.prompt.version"
+USER_ID = "user.id"
+TENANT = "otel_llm.tenant"
+
 METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"
 METRIC_OPERATION_DURATION = "gen_ai.client.operation.duration"
 METRIC_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"

@@ -23,6 +23,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from . import attribution
 from . import semconv as sc
 from .config import Settings
 from .content import CONTENT, EVENT_NAME, ContentRecord
@@ -172,7 +173,12 @@ class Telemetry:
 
     def start(self, inv: Invocation) -> None:
         name = f"{inv.operation} {inv.request_model}" if inv.request_model else inv.operation
-        span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=inv.attributes)
+        attributes = inv.attributes
+        app = attribution.current()
+        if app:  # the app's otel_llm.attributes(...): all on the span, the allow-listed on metrics
+            attributes = {**app, **attributes}
+            inv.labels = attribution.metric_labels(app)
+        span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         inv.span = span
         inv.context = otel_context.set_value(INVOCATION_KEY, inv, trace.set_span_in_context(span))
         inv.start_time = time.perf_counter()
@@ -190,6 +196,7 @@ class Telemetry:
         metric_attrs: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: inv.operation,
             sc.GEN_AI_PROVIDER_NAME: inv.provider,
+            **inv.labels,
         }
         if inv.request_model:
             metric_attrs[sc.GEN_AI_REQUEST_MODEL] = inv.request_model

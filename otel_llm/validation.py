@@ -201,17 +201,28 @@ def schema_expectations(response_schema: Any, tool_schemas: dict[str, Any]) -> t
 
 @dataclass(frozen=True)
 class ValidationRule:
-    """A configured expectation for the calls to matching models (a glob on the request model;
-    None: every model)."""
+    """A configured expectation for matching calls: globs on the request model and on the feature
+    and prompt version set with otel_llm.attributes(...) (None: any)."""
 
     expectation: Expectation
     model: str | None = None
+    feature: str | None = None
+    prompt_version: str | None = None
 
     def applies(self, inv: Any) -> bool:
-        return self.model is None or fnmatch.fnmatchcase(inv.request_model or "", self.model)
+        from . import attribution
+
+        return (
+            (self.model is None or fnmatch.fnmatchcase(inv.request_model or "", self.model))
+            and (self.feature is None or fnmatch.fnmatchcase(attribution.feature() or "", self.feature))
+            and (
+                self.prompt_version is None
+                or fnmatch.fnmatchcase(attribution.prompt_version() or "", self.prompt_version)
+            )
+        )
 
 
-_RULE_KEYS = {"model", "on_fail", "target", "tool", "validators"}
+_RULE_KEYS = {"model", "feature", "prompt_version", "on_fail", "target", "tool", "validators"}
 _VALIDATOR_ARGS = {
     "json": (),
     "json_schema": ("schema",),
@@ -262,9 +273,9 @@ def parse_rules(where: str, raw: Any) -> tuple[ValidationRule, ...]:
                 raise ValueError(f"{at}.validators[{j}] ({kind}): {exc}") from None
         if not built:
             raise ValueError(f"{at} needs at least one entry in validators")
-        model = entry.get("model")
-        if model is not None and not isinstance(model, str):
-            raise ValueError(f"{at}.model must be a model name or glob such as 'gpt-4o*'")
+        for key in ("model", "feature", "prompt_version"):
+            if entry.get(key) is not None and not isinstance(entry[key], str):
+                raise ValueError(f"{at}.{key} must be a name or a glob such as 'gpt-4o*'")
         try:
             expectation = expect(
                 *built,
@@ -274,7 +285,9 @@ def parse_rules(where: str, raw: Any) -> tuple[ValidationRule, ...]:
             ).expectation
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{at}: {exc}") from None
-        rules.append(ValidationRule(expectation, model))
+        rules.append(
+            ValidationRule(expectation, entry.get("model"), entry.get("feature"), entry.get("prompt_version"))
+        )
     return tuple(rules)
 
 

@@ -1,0 +1,118 @@
+"""otel_llm.attributes(): on every span inside, feature and prompt version (bounded) on metrics,
+never user ids; following asyncio tasks; selecting validation rules and per-feature budgets."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from conftest import points
+
+import otel_llm
+from otel_llm import attribution
+from otel_llm.guards import Budget, BudgetExceededError
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def _chat(client, output: str = "ok"):
+    return client.chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, max_tokens=20, extra_headers={"x-mock-output": output}
+    )
+
+
+def test_attributes_go_on_spans_and_only_feature_and_prompt_version_on_metrics(instrumented, openai_client):
+    with otel_llm.attributes(
+        feature="support-reply", prompt_version="v7", user_id="u-123", tenant="acme", plan="pro"
+    ):
+        _chat(openai_client)
+        with otel_llm.attributes(prompt_version="v8"):
+            _chat(openai_client)
+    _chat(openai_client)
+    first, nested, outside = instrumented.genai_spans()
+    assert first.attributes["otel_llm.feature"] == "support-reply"
+    assert first.attributes["otel_llm.prompt.version"] == "v7"
+    assert first.attributes["user.id"] == "u-123"
+    assert first.attributes["otel_llm.tenant"] == "acme"
+    assert first.attributes["otel_llm.attr.plan"] == "pro"
+    assert nested.attributes["otel_llm.prompt.version"] == "v8"
+    assert nested.attributes["otel_llm.feature"] == "support-reply"
+    assert "otel_llm.feature" not in outside.attributes
+    found = instrumented.metrics()
+    durations = points(found, "gen_ai.client.operation.duration")
+    assert {
+        (p.attributes.get("otel_llm.feature"), p.attributes.get("otel_llm.prompt.version")) for p in durations
+    } == {
+        ("support-reply", "v7"),
+        ("support-reply", "v8"),
+        (None, None),
+    }
+    for metric in found.values():
+        for p in metric:
+            assert "user.id" not in p.attributes and "otel_llm.tenant" not in p.attributes
+
+
+def test_metric_values_are_bounded(instrumented, openai_client, monkeypatch):
+    monkeypatch.setattr(attribution, "MAX_VALUES", 2)
+    monkeypatch.setattr(attribution, "_seen", {key: set() for key in attribution._METRIC_KEYS})
+    for i in range(4):
+        with otel_llm.attributes(feature=f"f{i}"):
+            _chat(openai_client)
+    features = {
+        p.attributes.get("otel_llm.feature")
+        for p in points(instrumented.metrics(), "gen_ai.client.operation.duration")
+    }
+    assert features == {"f0", "f1", "other"}
+    assert instrumented.genai_spans()[-1].attributes["otel_llm.feature"] == "f3"  # spans keep the value
+
+
+async def test_attributes_follow_asyncio_tasks_and_decorators(instrumented, async_openai_client):
+    @otel_llm.attributes(feature="async-feature")
+    async def ask():
+        return await async_openai_client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, max_tokens=5
+        )
+
+    await asyncio.gather(ask(), ask())
+    assert [s.attributes["otel_llm.feature"] for s in instrumented.genai_spans()] == ["async-feature"] * 2
+
+
+def test_bad_attribute_values_raise():
+    with pytest.raises(TypeError, match="feature"):
+        otel_llm.attributes(feature=["a", "b"])
+
+
+def test_rules_and_budgets_select_calls_by_feature(telemetry, openai_client):
+    otel_llm.instrument(
+        validation=[{"feature": "extract*", "prompt_version": "v2", "validators": [{"type": "json"}]}],
+        budgets=[Budget(limit_usd=1e-9, scope="feature", name="per-feature")],
+    )
+    try:
+        _chat(openai_client, "no feature: no rule, no budget")
+        with (
+            otel_llm.attributes(feature="extract-order", prompt_version="v2"),
+            pytest.raises(BudgetExceededError),
+        ):
+            _chat(openai_client)
+        otel_llm.instrument(
+            validation=[{"feature": "extract*", "prompt_version": "v2", "validators": [{"type": "json"}]}]
+        )
+        with otel_llm.attributes(feature="extract-order", prompt_version="v1"):
+            _chat(openai_client, "not json")  # another prompt version: no rule
+        with otel_llm.attributes(feature="extract-order", prompt_version="v2"):
+            _chat(openai_client, "not json")
+    finally:
+        otel_llm.uninstrument()
+    plain, blocked, other_version, checked = telemetry.genai_spans()
+    assert not [e for e in plain.events if e.name == "gen_ai.evaluation.result"]
+    assert blocked.attributes["error.type"] == "BudgetExceededError"
+    assert not [e for e in other_version.events if e.name == "gen_ai.evaluation.result"]
+    [event] = [e for e in checked.events if e.name == "gen_ai.evaluation.result"]
+    assert event.attributes["gen_ai.evaluation.score.label"] == "fail"
+
+
+def test_attributes_can_be_read_where_calls_are_made():
+    assert attribution.current() == {}
+    with otel_llm.attributes(feature="x"):
+        assert attribution.feature() == "x" and dict(attribution.current()) == {"otel_llm.feature": "x"}
+    assert attribution.feature() is None
