@@ -10,7 +10,6 @@ Rules it keeps (docs/design in DESIGN.md section 5):
 
 from __future__ import annotations
 
-import sys
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -207,8 +206,10 @@ def call_sync(
     if guarded is not None:
         try:
             guarded[0].before(guarded[2], guarded[1])
-        finally:
-            _after_guards(begun, guarded)
+        except BaseException as exc:
+            _after_guards(begun, guarded, exc)
+            raise
+        _after_guards(begun, guarded, None)
     token = otel_context.attach(inv.context) if inv.context is not None else None
     try:
         result = fn()
@@ -232,8 +233,10 @@ async def call_async(
     if guarded is not None:
         try:
             await guarded[0].before_async(guarded[2], guarded[1])
-        finally:
-            _after_guards(begun, guarded)
+        except BaseException as exc:
+            _after_guards(begun, guarded, exc)
+            raise
+        _after_guards(begun, guarded, None)
     token = otel_context.attach(inv.context) if inv.context is not None else None
     try:
         result = await fn()
@@ -297,7 +300,7 @@ def _guarded(inv: Invocation, kwargs: dict[str, Any]) -> tuple | None:
     return guards, Ticket(), CallInfo(inv.provider, inv.request_model, kwargs)
 
 
-def _after_guards(begun: tuple, guarded: tuple) -> None:
+def _after_guards(begun: tuple, guarded: tuple, stopped: BaseException | None) -> None:
     """Record the decisions; a call a guard stopped ends here, its span with the guard's error."""
     guards, ticket, info = guarded
     core, inv = begun
@@ -307,11 +310,10 @@ def _after_guards(begun: tuple, guarded: tuple) -> None:
             core.self_error("guard_store", StoreUnavailable())
     except Exception as exc:
         core.self_error("guards", exc)
-    inv.guard = guarded
-    exc = sys.exc_info()[1]
-    if exc is not None:  # stopped before the provider was called (or the wait was interrupted)
-        inv.guard = None
-        _failed(core, inv, exc)
+    if stopped is None:
+        inv.guard = guarded
+    else:  # stopped before the provider was called (or the wait was interrupted)
+        _failed(core, inv, stopped)
 
 
 def _settle(inv: Invocation, failed: bool) -> None:

@@ -352,3 +352,17 @@ def test_guards_from_the_configuration_file(guarded, openai_client, tmp_path):
     assert guards.loop_guard == LoopGuard(max_repeats=2, window=30)
     with pytest.raises(BudgetExceededError, match="from-file"):
         _chat(openai_client)
+
+
+def test_a_call_made_while_the_app_handles_an_exception_is_not_mistaken_for_a_stopped_one(
+    guarded, openai_client
+):
+    telemetry = guarded(budgets=[Budget(limit_usd=100.0)])
+    try:
+        raise KeyError("the app's own error, being handled")
+    except KeyError:
+        reply = _chat(openai_client)  # a fallback call inside an except block
+    assert reply.choices[0].message.content
+    [span] = telemetry.genai_spans()
+    assert "error.type" not in span.attributes
+    assert span.attributes["otel_llm.guard.decisions"] == ("budget:allow",)
