@@ -117,8 +117,9 @@ class Budget:
 
 @dataclass(frozen=True)
 class RateLimit:
-    """At most `requests_per_minute` calls and `tokens_per_minute` tokens (input estimated before
-    the call, reconciled with the usage after) per UTC minute, globally, per model or per key.
+    """At most `requests_per_minute` calls and `tokens_per_minute` tokens (input and output; the
+    input estimated before the call, corrected with the usage after) per UTC minute, globally,
+    per model, per feature or per key.
     `wait` sleeps until the next minute (at most `max_wait_seconds`, then RateLimitedError);
     `reject` raises RateLimitedError at once."""
 
