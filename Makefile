@@ -57,6 +57,7 @@ bench: $(VENV)/.installed system-packages collector
 	$(PY) benchmarks/outage.py
 	$(PY) benchmarks/redaction.py
 	$(PY) benchmarks/capture.py
+	$(PY) benchmarks/guards.py
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
