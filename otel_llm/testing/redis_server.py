@@ -9,8 +9,6 @@ Nothing is persisted (`--save ''`, `--appendonly no`) and it listens on 127.0.0.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import signal
 import socket
@@ -66,7 +64,7 @@ class RedisServer(Service):
                 )
             if self._wait_for_ping(timeout):
                 return self
-            self._terminate()
+            super().stop()
             if "Address already in use" not in self.log_tail() or attempt == attempts - 1:
                 break
             self.port = free_port()
@@ -74,7 +72,7 @@ class RedisServer(Service):
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
         """Stops the server's process group and removes the temporary directory it made."""
-        self._terminate(sig, timeout)
+        super().stop(sig, timeout)
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -100,17 +98,3 @@ class RedisServer(Service):
                 return True
             time.sleep(0.02)
         return False
-
-    def _terminate(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
-        # The group id is the server's PID (start_new_session); signalling it while the server is
-        # still our unreaped child means the id cannot belong to anyone else yet.
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, sig)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(5)

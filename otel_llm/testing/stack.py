@@ -141,16 +141,18 @@ class Service:
             return False
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
-        """Signals the process (SIGTERM: graceful; SIGKILL: crash) and waits until it is gone."""
+        """Signals the process and its group (SIGTERM: graceful; SIGKILL: crash) and waits until it
+        is gone. The group id is the process's PID (start_new_session); signalling it while the
+        process is still our unreaped child means the id cannot belong to anyone else yet."""
         if self.process is None or self.process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
-            os.kill(self.process.pid, sig)
+            os.killpg(self.process.pid, sig)
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.process.pid, signal.SIGKILL)
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(5)
 
     def kill(self) -> None:
