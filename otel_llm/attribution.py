@@ -10,14 +10,13 @@ tenant ids never do. Validation rules and guards can select calls by feature and
 from __future__ import annotations
 
 import contextvars
-import functools
-import inspect
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 from . import semconv as sc
+from .scoping import ContextLayer
 
 __all__ = ["attributes", "current"]
 
@@ -44,7 +43,7 @@ def _span_key(name: str) -> str:
     return name if "." in name else f"otel_llm.attr.{name}"
 
 
-class attributes:
+class attributes(ContextLayer):
     """Attributes for the provider calls made inside, as a context manager or decorator:
 
         with otel_llm.attributes(feature="support-reply", prompt_version="v7", user_id=user.id):
@@ -53,6 +52,8 @@ class attributes:
     Nested blocks add to (and override) the outer ones. Values are strings, numbers or booleans;
     None leaves an attribute out.
     """
+
+    _var = _CURRENT
 
     def __init__(
         self,
@@ -79,45 +80,9 @@ class attributes:
                 )
             values[_span_key(name)] = value if not isinstance(value, str) else value[:256]
         self.values = values
-        self._tokens: list[contextvars.Token] = []
 
-    def __enter__(self) -> attributes:
-        self._tokens.append(_CURRENT.set({**_CURRENT.get(), **self.values}))
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        _CURRENT.reset(self._tokens.pop())
-
-    async def __aenter__(self) -> attributes:
-        return self.__enter__()
-
-    async def __aexit__(self, *exc: Any) -> None:
-        self.__exit__(*exc)
-
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        values = self.values
-
-        if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                token = _CURRENT.set({**_CURRENT.get(), **values})
-                try:
-                    return await fn(*args, **kwargs)
-                finally:
-                    _CURRENT.reset(token)
-
-            return async_wrapper
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            token = _CURRENT.set({**_CURRENT.get(), **values})
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _CURRENT.reset(token)
-
-        return wrapper
+    def _add(self, current: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {**current, **self.values}
 
 
 def current() -> Mapping[str, Any]:

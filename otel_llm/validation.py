@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import contextvars
 import fnmatch
-import functools
-import inspect
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .scoping import ContextLayer
 from .validators import ValidationResult, Validator
 
 __all__ = ["Expectation", "OutputValidationError", "ValidationRule", "expect"]
@@ -53,7 +52,7 @@ _ACTIVE: contextvars.ContextVar[tuple[Expectation, ...]] = contextvars.ContextVa
 )
 
 
-class expect:
+class expect(ContextLayer):
     """Validate the outputs of the provider calls made inside, as a context manager or decorator:
 
         with otel_llm.expect(validators.json(), on_fail="raise"):
@@ -65,6 +64,8 @@ class expect:
     `target="tool_arguments"` checks each tool call's arguments instead of the text (`tool=` one
     tool's only). Nested expectations add up.
     """
+
+    _var = _ACTIVE
 
     def __init__(
         self, *validators: Validator, on_fail: str = "record", target: str = "output", tool: str | None = None
@@ -79,45 +80,9 @@ class expect:
         if target not in TARGETS:
             raise ValueError(f"expect(target=...) must be one of {TARGETS}, got {target!r}")
         self.expectation = Expectation(tuple(validators), on_fail, target, tool)
-        self._tokens: list[contextvars.Token] = []
 
-    def __enter__(self) -> expect:
-        self._tokens.append(_ACTIVE.set((*_ACTIVE.get(), self.expectation)))
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        _ACTIVE.reset(self._tokens.pop())
-
-    async def __aenter__(self) -> expect:
-        return self.__enter__()
-
-    async def __aexit__(self, *exc: Any) -> None:
-        self.__exit__(*exc)
-
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        expectation = self.expectation
-
-        if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                token = _ACTIVE.set((*_ACTIVE.get(), expectation))
-                try:
-                    return await fn(*args, **kwargs)
-                finally:
-                    _ACTIVE.reset(token)
-
-            return async_wrapper
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            token = _ACTIVE.set((*_ACTIVE.get(), expectation))
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _ACTIVE.reset(token)
-
-        return wrapper
+    def _add(self, current: tuple[Expectation, ...]) -> tuple[Expectation, ...]:
+        return (*current, self.expectation)
 
 
 def active() -> tuple[Expectation, ...]:
