@@ -23,7 +23,7 @@ from . import semconv as sc
 from . import validation
 from .content import CONTENT
 from .guard_store import StoreUnavailable
-from .guards import CallInfo, Ticket
+from .guards import CallInfo, GuardError, Ticket
 from .invocation import Invocation
 from .messages import CallContent
 from .telemetry import (
@@ -208,8 +208,8 @@ def call_sync(
             guarded[0].before(guarded[2], guarded[1])
         except BaseException as exc:
             _after_guards(begun, guarded, exc)
-            raise
-        _after_guards(begun, guarded, None)
+        else:
+            _after_guards(begun, guarded, None)
     token = otel_context.attach(inv.context) if inv.context is not None else None
     try:
         result = fn()
@@ -235,8 +235,8 @@ async def call_async(
             await guarded[0].before_async(guarded[2], guarded[1])
         except BaseException as exc:
             _after_guards(begun, guarded, exc)
-            raise
-        _after_guards(begun, guarded, None)
+        else:
+            _after_guards(begun, guarded, None)
     token = otel_context.attach(inv.context) if inv.context is not None else None
     try:
         result = await fn()
@@ -300,8 +300,10 @@ def _guarded(inv: Invocation, kwargs: dict[str, Any]) -> tuple | None:
     return guards, Ticket(), CallInfo(inv.provider, inv.request_model, kwargs)
 
 
-def _after_guards(begun: tuple, guarded: tuple, stopped: BaseException | None) -> None:
-    """Record the decisions; a call a guard stopped ends here, its span with the guard's error."""
+def _after_guards(begun: tuple, guarded: tuple, raised: BaseException | None) -> None:
+    """Record the decisions. A call a guard stopped (or whose wait was interrupted) ends here, its
+    span with the error, which is re-raised; an internal failure of ours is counted and the call
+    goes on unguarded."""
     guards, ticket, info = guarded
     core, inv = begun
     try:
@@ -310,10 +312,18 @@ def _after_guards(begun: tuple, guarded: tuple, stopped: BaseException | None) -
             core.self_error("guard_store", StoreUnavailable())
     except Exception as exc:
         core.self_error("guards", exc)
-    if stopped is None:
+    if raised is None:
         inv.guard = guarded
-    else:  # stopped before the provider was called (or the wait was interrupted)
-        _failed(core, inv, stopped)
+        return
+    if isinstance(raised, Exception) and not isinstance(raised, GuardError):
+        core.self_error("guards", raised)
+        try:
+            guards.release(ticket)
+        except Exception as exc:
+            core.self_error("guards", exc)
+        return
+    _failed(core, inv, raised)
+    raise raised
 
 
 def _settle(inv: Invocation, failed: bool) -> None:

@@ -366,3 +366,18 @@ def test_a_call_made_while_the_app_handles_an_exception_is_not_mistaken_for_a_st
     [span] = telemetry.genai_spans()
     assert "error.type" not in span.attributes
     assert span.attributes["otel_llm.guard.decisions"] == ("budget:allow",)
+
+
+def test_a_failure_inside_the_guards_never_reaches_the_app(guarded, openai_client, monkeypatch):
+    telemetry = guarded(budgets=[Budget(limit_usd=1.0)])
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug in the price table")
+
+    monkeypatch.setattr(get_guards().prices, "cost", broken)
+    reply = _chat(openai_client)  # goes on, unguarded
+    assert reply.choices[0].message.content
+    errors = points(telemetry.metrics(), "otel_llm.instrumentation.errors", otel_llm__step="guards")
+    assert sum(p.value for p in errors) >= 1
+    [span] = telemetry.genai_spans()
+    assert "error.type" not in span.attributes
