@@ -14,7 +14,7 @@ import time
 import pytest
 from conftest import run_workload
 
-from otel_llm.testing.stack import COLLECTOR_DIR, Collector, wait_until
+from otel_llm.testing.stack import COLLECTOR_DIR, Collector, StackError, wait_until
 
 JOB_TOTALS = "e2e-totals"
 
@@ -253,7 +253,14 @@ def test_an_alert_rule_fires_and_alertmanager_notifies_the_webhook(stack, mock):
                     return alert
         return None
 
-    alert = wait_until(notification, 90, interval=0.5, what="the HighErrorRate notification")
+    try:
+        # (generous: on a loaded machine remote write and the rule evaluation can lag)
+        alert = wait_until(notification, 180, interval=0.5, what="the HighErrorRate notification")
+    except StackError as exc:
+        # say where the chain stopped: no series, no alert in Prometheus, or no notification
+        series = stack.prometheus.query(f'gen_ai_client_operation_duration_seconds_count{{job="{job}"}}')
+        alerts = stack.prometheus.query(f'ALERTS{{alertname="HighErrorRate",job="{job}"}}')
+        raise AssertionError(f"{exc}; series: {series}; ALERTS: {alerts}") from None
     assert alert["status"] == "firing"
     assert alert["labels"]["severity"] == "critical"
     assert alert["labels"]["service_owner"] == "team-llm"
