@@ -8,6 +8,7 @@ the value.
 
 from __future__ import annotations
 
+import functools
 import json as _json
 import re
 from collections.abc import Callable, Iterable
@@ -84,13 +85,21 @@ class _Json(Validator):
         return ok, explanation
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled_schema(text: str) -> Any:
+    """A jsonschema validator for a schema (its canonical JSON text), checked once: checking and
+    compiling a schema costs milliseconds, and requests carry the same schemas call after call."""
+    import jsonschema
+
+    schema = _json.loads(text)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)  # a bad schema is the app's configuration error: raise now
+    return cls(schema)
+
+
 class _JsonSchema(Validator):
     def __init__(self, schema: dict[str, Any], name: str) -> None:
-        import jsonschema
-
-        cls = jsonschema.validators.validator_for(schema)
-        cls.check_schema(schema)  # a bad schema is the app's configuration error: raise now
-        self._validator = cls(schema)
+        self._validator = _compiled_schema(_json.dumps(schema, sort_keys=True, default=str))
         self.name = name
 
     def check(self, output: Any) -> tuple[bool, str | None]:
