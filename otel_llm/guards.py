@@ -278,7 +278,6 @@ class Ticket:
     decisions: list[Decision] = field(default_factory=list)
     # (key, amount reserved, expires_at, kind) with kind "cost" or "tokens"
     reservations: list[tuple[str, float, float, str]] = field(default_factory=list)
-    unpriced: bool = False
     # the store could not be reached for this call (the guards failed open or closed)
     store_unavailable: bool = False
 
@@ -300,7 +299,6 @@ class Guards:
         self.fail_open = fail_open
         self.prices = prices
         self._warned_unavailable = False
-        self.store_errors = 0
         # scope values each budget has counted in this process (for its gauges), bounded
         self._scopes: dict[str, set[str]] = {
             b.label: ({"all"} if b.scope == "global" else set()) for b in budgets
@@ -370,7 +368,6 @@ class Guards:
             ok, _ = self.store.reserve(key, amount, limit, expires_at)
             return ok
         except StoreUnavailable as exc:
-            self.store_errors += 1
             ticket.store_unavailable = True
             if not self._warned_unavailable:
                 self._warned_unavailable = True
@@ -470,7 +467,6 @@ class Guards:
             return
         worst = self._worst_case_cost(info, budget)
         if worst is None:  # no price: the call passes and is counted as unpriced
-            ticket.unpriced = True
             ticket.decisions.append(Decision("budget", "allow", budget.label))
             return
         seen = self._scopes.setdefault(budget.label, set())
@@ -547,7 +543,7 @@ class Guards:
         try:
             self.store.adjust(key, delta, expires_at)
         except StoreUnavailable:
-            self.store_errors += 1
+            pass  # a correction lost with the store; its next reserve fails open or closed as set
 
     def spent(self, budget: Budget, scope: str = "all") -> float:
         """What the budget's current window holds for a scope ("all", "model=...", "key=...")."""

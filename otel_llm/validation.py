@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextvars
 import fnmatch
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -254,7 +253,3 @@ def parse_rules(where: str, raw: Any) -> tuple[ValidationRule, ...]:
             ValidationRule(expectation, entry.get("model"), entry.get("feature"), entry.get("prompt_version"))
         )
     return tuple(rules)
-
-
-def arguments_text(arguments: Any) -> str:
-    return arguments if isinstance(arguments, str) else json.dumps(arguments)
