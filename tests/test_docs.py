@@ -59,6 +59,8 @@ def test_every_setting_is_documented():
         config.OTEL_LLM_CAPTURE_CONTENT,
         config.OTEL_GENAI_CAPTURE,
         config.OTEL_LLM_SAMPLE_RATE,
+        config.OTEL_LLM_GUARD_STORE,
+        config.OTEL_LLM_GUARD_FAIL,
         *config.CONTENT_VARIABLES.values(),
     ):
         assert variable in text, variable
@@ -67,6 +69,7 @@ def test_every_setting_is_documented():
         *config.PRICE_FIELDS,
         *config.CONTENT_FILE_KEYS,
         *config.REDACTION_KEYS,
+        *config.GUARD_FILE_KEYS,
         *config.KEYWORDS,
     ):
         assert key in text, key
