@@ -15,7 +15,7 @@ from typing import Any
 PROVIDERS = ("openai", "anthropic")
 
 OTEL_LLM_CONFIG = "OTEL_LLM_CONFIG"
-"""Path of a TOML configuration file (price overrides and, later, guards and validation rules)."""
+"""Path of a TOML configuration file (prices, content capture, redaction, validation rules, guards)."""
 
 OTEL_LLM_PROVIDERS = "OTEL_LLM_PROVIDERS"
 """Comma-separated provider SDKs to instrument. Default: every one that is installed."""
