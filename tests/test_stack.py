@@ -243,7 +243,9 @@ def test_delta_temporality_apps_keep_exact_totals(stack, mock):
 
 def test_an_alert_rule_fires_and_alertmanager_notifies_the_webhook(stack, mock):
     job = "e2e-alerting"
-    run_workload(stack, mock, job, rate=10, seconds=3, error_every=2)
+    # long enough that every series is exported several times with growing counts (rate() needs
+    # two samples that differ), even on a loaded machine
+    run_workload(stack, mock, job, rate=10, seconds=8, error_every=2)
 
     def notification():
         for message in stack.webhook.notifications():
