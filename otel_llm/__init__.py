@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from . import guards, telemetry, validators
+from . import guards, scoping, telemetry, validators
 from .attribution import attributes
 from .config import ConfigError, load_settings
 from .guards import (
@@ -58,6 +58,7 @@ def instrument(**overrides: Any) -> None:
 
     settings = load_settings(overrides)
     telemetry.configure(settings)
+    scoping.carry_into_threads()
     for name in settings.providers:
         if importlib.util.find_spec(name) is not None:
             PATCHERS[name].instrument()
@@ -69,6 +70,7 @@ def uninstrument() -> None:
 
     for patcher in PATCHERS.values():
         patcher.uninstrument()
+    scoping.stop_carrying_into_threads()
 
 
 def instrumented_providers() -> list[str]:

@@ -1,20 +1,37 @@
 """One base for the context managers that are also decorators (`expect`, `attributes`): each
 adds a layer to a context variable for the code inside, so the layer follows that code into
-asyncio tasks (and threads started with a copied context) and nests."""
+asyncio tasks and nests.
+
+Plain threads start with an empty context, so while instrumented, `threading.Thread.start` and
+`ThreadPoolExecutor.submit` carry these layers (and only these: the app's own context variables
+are left alone) into the thread or task they start.
+"""
 
 from __future__ import annotations
 
 import contextvars
 import functools
 import inspect
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import wrapt
+
+# Every layer's context variable (registered by the subclasses).
+_LAYER_VARS: list[contextvars.ContextVar[Any]] = []
 
 
 class ContextLayer:
     """Subclasses set `_var` (the context variable) and implement `_add(current) -> new value`."""
 
     _var: contextvars.ContextVar[Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_var" in cls.__dict__:
+            _LAYER_VARS.append(cls._var)
 
     def _add(self, current: Any) -> Any:
         raise NotImplementedError
@@ -56,3 +73,59 @@ class ContextLayer:
                 var.reset(token)
 
         return wrapper
+
+
+# -- into threads ------------------------------------------------------------------------------------
+
+
+Layers = tuple[tuple[contextvars.ContextVar[Any], Any], ...]
+
+
+def _captured() -> Layers | None:
+    """The layers in effect here, or None when there are none (the usual case: nothing to carry)."""
+    layers = tuple((var, var.get()) for var in _LAYER_VARS)
+    return layers if any(value for _, value in layers) else None
+
+
+def _run_with(layers: Layers, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    tokens = [(var, var.set(value)) for var, value in layers]
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)
+
+
+def _thread_start(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    layers = _captured()
+    if layers is not None:
+        # An instance attribute, so subclasses that override run() are covered too.
+        instance.run = functools.partial(_run_with, layers, instance.run)
+    return wrapped(*args, **kwargs)
+
+
+def _executor_submit(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    layers = _captured()
+    if layers is None or not args:
+        return wrapped(*args, **kwargs)
+    return wrapped(functools.partial(_run_with, layers, args[0]), *args[1:], **kwargs)
+
+
+_THREAD_PATCHES = ((threading.Thread, "start", _thread_start), (ThreadPoolExecutor, "submit", _executor_submit))
+_originals: list[tuple[Any, str, Any]] = []
+
+
+def carry_into_threads() -> None:
+    """Idempotent: patch Thread.start and ThreadPoolExecutor.submit (not ProcessPoolExecutor,
+    whose tasks are pickled)."""
+    if _originals:
+        return
+    for owner, name, wrapper in _THREAD_PATCHES:
+        _originals.append((owner, name, vars(owner)[name]))
+        wrapt.wrap_function_wrapper(owner, name, wrapper)
+
+
+def stop_carrying_into_threads() -> None:
+    while _originals:
+        owner, name, original = _originals.pop()
+        setattr(owner, name, original)

@@ -116,3 +116,56 @@ def test_attributes_can_be_read_where_calls_are_made():
     with otel_llm.attributes(feature="x"):
         assert attribution.feature() == "x" and dict(attribution.current()) == {"otel_llm.feature": "x"}
     assert attribution.feature() is None
+
+
+def test_attributes_follow_plain_threads_and_thread_pools(instrumented, openai_client):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    class Worker(threading.Thread):  # a subclass with its own run() is covered too
+        def run(self):
+            _chat(openai_client)
+
+    with otel_llm.attributes(feature="threaded", prompt_version="v2"):
+        plain = threading.Thread(target=_chat, args=(openai_client,))
+        plain.start()
+        plain.join()
+        worker = Worker()
+        worker.start()
+        worker.join()
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda _: _chat(openai_client), range(2)))
+            pool.submit(_chat, openai_client).result()
+    outside = threading.Thread(target=_chat, args=(openai_client,))
+    outside.start()
+    outside.join()
+    spans = instrumented.genai_spans()
+    assert [s.attributes.get("otel_llm.feature") for s in spans] == ["threaded"] * 5 + [None]
+    assert {s.attributes.get("otel_llm.prompt.version") for s in spans[:5]} == {"v2"}
+    durations = points(instrumented.metrics(), "gen_ai.client.operation.duration")
+    assert {p.attributes.get("otel_llm.feature"): p.count for p in durations} == {"threaded": 5, None: 1}
+
+
+def test_expectations_follow_threads_and_threads_start_clean_after_uninstrument(instrumented, openai_client):
+    import threading
+
+    results = []
+
+    def call():
+        try:
+            _chat(openai_client, output="not json")
+            results.append("returned")
+        except otel_llm.OutputValidationError:
+            results.append("raised")
+
+    with otel_llm.expect(otel_llm.validators.json(), on_fail="raise"):
+        thread = threading.Thread(target=call)
+        thread.start()
+        thread.join()
+    otel_llm.uninstrument()
+    assert type(vars(threading.Thread)["start"]).__name__ == "function"  # the patch is gone
+    with otel_llm.attributes(feature="after"):
+        thread = threading.Thread(target=lambda: results.append(attribution.feature()))
+        thread.start()
+        thread.join()
+    assert results == ["raised", None]
