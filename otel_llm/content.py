@@ -5,8 +5,10 @@ by trace id plus failed calls, `all`) and hands the raw content to a bounded que
 thread imports Presidio lazily, redacts, and only then emits the
 `gen_ai.client.inference.operation.details` event (a log record linked to the call's span) and,
 in the span placements, sets the redacted content on the span before ending it with the call's
-original end time. Redaction fails closed: a full queue, a redactor that fails to load or raises,
-or a record older than the timeout is dropped and counted, never exported raw.
+original end time. Calls in the review sample also get an `otel_llm.review.sample` event. Feedback
+comments and issue descriptions take the same path (their events wait for the redacted text).
+Redaction fails closed: a full queue, a redactor that fails to load or raises, or a record older
+than the timeout is dropped and counted, never exported raw.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ SECRET_KEY = re.compile(
     r"(?i)(pass(word|wd|phrase)?|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential)"
 )
 SECRET_PLACEHOLDER = "<SECRET>"
+
+# What a reviewer reads: the conversation and the output (tool definitions stay in the details event).
+REVIEW_PARTS = frozenset({sc.GEN_AI_SYSTEM_INSTRUCTIONS, sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES})
 
 REASON_ALL = "all"
 REASON_SAMPLE = "sample"
@@ -62,6 +67,8 @@ class ContentRecord:
         "reason",
         "attributes",
         "core",
+        "review",
+        "event",
     )
 
     def __init__(
@@ -74,6 +81,8 @@ class ContentRecord:
         reason: str,
         attributes: dict[str, Any],
         core: Any,
+        review: tuple[dict[str, Any], list[dict[str, Any]]] | None = None,
+        event: str | None = None,
     ) -> None:
         self.content = content
         self.span_context = span_context
@@ -83,10 +92,17 @@ class ContentRecord:
         self.reason = reason
         self.attributes = attributes
         self.core = core
+        # (event attributes, validation results) when the call is in the review sample
+        self.review = review
+        # for feedback and issue records: their event name (content is then a dict of texts)
+        self.event = event
 
 
 def content_parts(content: Any) -> dict[str, Any]:
-    """The message JSON of a CallContent, keyed by the semantic-convention attribute names."""
+    """The message JSON of a CallContent, keyed by the semantic-convention attribute names (a
+    feedback record's content is such a dict already)."""
+    if isinstance(content, dict):
+        return content
     parts: dict[str, Any] = {}
     for key, value in (
         (sc.GEN_AI_INPUT_MESSAGES, getattr(content, "input_messages", None)),
@@ -288,6 +304,12 @@ class ContentPipeline(BackgroundWorker):
         return out
 
     def _emit(self, record: ContentRecord, redacted: dict, entities: Counter, truncated: bool) -> None:
+        if record.event is not None:  # feedback or an issue report
+            record.core.emit_event(
+                record.event, record.span_context, record.end_ns, record.attributes, redacted
+            )
+            record.core.content_exported(entities)
+            return
         attributes = dict(record.attributes)
         attributes[sc.CONTENT_REASON] = record.reason
         if truncated:
@@ -301,13 +323,22 @@ class ContentPipeline(BackgroundWorker):
                 record.span.set_attribute(sc.CONTENT_TRUNCATED, True)
         _end_span(record)
         if placement in ("event", "span_and_event"):
-            record.core.emit_content_event(record.span_context, record.end_ns, attributes, redacted)
+            record.core.emit_event(EVENT_NAME, record.span_context, record.end_ns, attributes, redacted)
+        if record.review is not None:
+            review_attributes, validation = record.review
+            body = {key: value for key, value in redacted.items() if key in REVIEW_PARTS}
+            body[sc.REVIEW_VALIDATION] = validation
+            record.core.emit_event(
+                sc.EVENT_REVIEW_SAMPLE, record.span_context, record.end_ns, review_attributes, body
+            )
         record.core.content_exported(entities)
 
     @staticmethod
     def _drop(record: ContentRecord, reason: str) -> None:
         record.core.content_dropped(1, reason)
         _end_span(record)
+        if record.event is not None:  # the feedback itself is kept, only its text is dropped
+            record.core.emit_event(record.event, record.span_context, record.end_ns, record.attributes, {})
 
     def _get_redactor(self, core: Any) -> Any:
         settings = self.settings

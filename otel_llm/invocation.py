@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .messages import CallContent
+
+
+_NONE: Mapping[str, Any] = MappingProxyType({})
 
 
 class Invocation:
@@ -46,6 +51,8 @@ class Invocation:
         "guard",
         # the app's allow-listed attributes for metrics (otel_llm.attributes: feature, prompt version)
         "labels",
+        # every attribute of the app's otel_llm.attributes(...) in effect at the call
+        "app_attributes",
         # Owned by the telemetry core.
         "span",
         "context",
@@ -91,6 +98,7 @@ class Invocation:
         self.validation: Any = None
         self.guard: Any = None
         self.labels: dict[str, str] = {}
+        self.app_attributes: Mapping[str, Any] = _NONE
         self.span: Any = None
         self.context: Any = None
         self.start_time = 0.0

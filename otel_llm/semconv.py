@@ -52,7 +52,7 @@ GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
 GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
 GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
 GEN_AI_TOOL_DEFINITIONS = "gen_ai.tool.definitions"
-# Why a call's content was captured: all, sample (the review sample) or error.
+# Why a call's content was captured: all, sample (the review sample), error or validation.
 CONTENT_REASON = "otel_llm.content.reason"
 # True when some content was longer than the redaction limit and was cut before analysis.
 CONTENT_TRUNCATED = "otel_llm.content.truncated"
@@ -107,6 +107,31 @@ GEN_AI_EVALUATION_EXPLANATION = "gen_ai.evaluation.explanation"
 VALIDATOR = "otel_llm.validator"
 VALIDATION_RESULT = "otel_llm.validation.result"
 
+# The review sample: an event per sampled call (deterministic by trace id) with its redacted input
+# and output, validation results and versions, for people to review (`otel-llm review export`).
+EVENT_REVIEW_SAMPLE = "otel_llm.review.sample"
+# On review sample events: the share of calls sampled (so reviewers can extrapolate).
+REVIEW_SAMPLE_RATE = "otel_llm.review.sample_rate"
+# Body key of review sample events: the call's validation results.
+REVIEW_VALIDATION = "otel_llm.validation"
+
+# User feedback and issue reports (otel_llm.record_feedback / report_issue): events linked to the
+# call, and metrics by feature, model and prompt version ("unknown" when not known).
+EVENT_FEEDBACK = "otel_llm.feedback"
+EVENT_ISSUE_REPORT = "otel_llm.issue.report"
+FEEDBACK_SCORE = "otel_llm.feedback.score"
+FEEDBACK_LABEL = "otel_llm.feedback.label"
+FEEDBACK_EDIT_SECONDS = "otel_llm.feedback.edit_seconds"
+# Body keys (content: exported only with capture on, redacted first).
+FEEDBACK_COMMENT = "otel_llm.feedback.comment"
+ISSUE_DESCRIPTION = "otel_llm.issue.description"
+ISSUE_CATEGORY = "otel_llm.issue.category"
+METRIC_FEEDBACK_SCORE = "otel_llm.feedback.score"
+METRIC_FEEDBACK_EDIT_TIME = "otel_llm.feedback.edit_time"
+METRIC_FEEDBACK_RECEIVED = "otel_llm.feedback.received"
+METRIC_ISSUE_REPORTS = "otel_llm.issue.reports"
+UNKNOWN = "unknown"
+
 # Metric attribute on redaction counts: the entity type (EMAIL_ADDRESS, API_KEY, ...).
 ENTITY_TYPE = "otel_llm.entity.type"
 # Metric attribute on dropped content: queue_full, redaction_error or timeout.
@@ -118,6 +143,11 @@ UNPRICED_REASON = "otel_llm.unpriced.reason"
 ATTEMPT_OUTCOME = "otel_llm.attempt.outcome"
 # Metric attribute on self errors: which internal step failed.
 SELF_ERROR_STEP = "otel_llm.step"
+
+# Feedback scores are the app's own scale: these cover 0..1 (thumbs, ratios) and 1..5 or 1..10 stars.
+FEEDBACK_SCORE_BUCKETS = (0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+# Editing time, seconds: from a quick fix to a rewrite.
+EDIT_TIME_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 
 # Explicit bucket advice from the GenAI semantic conventions.
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)

@@ -26,7 +26,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from . import attribution
 from . import semconv as sc
 from .config import Settings
-from .content import CONTENT, EVENT_NAME, ContentRecord
+from .content import CONTENT, ContentRecord, in_review_sample
 from .cost import PriceBook
 from .invocation import Invocation
 from .version import __version__
@@ -42,12 +42,20 @@ _reported_steps: set[str] = set()
 
 class Telemetry:
     def __init__(
-        self, tracer: trace.Tracer, meter: metrics.Meter, prices: PriceBook, event_logger: Any = None
+        self,
+        tracer: trace.Tracer,
+        meter: metrics.Meter,
+        prices: PriceBook,
+        event_logger: Any = None,
+        event_logger_factory: Callable[[], Any] | None = None,
     ) -> None:
         self.tracer = tracer
         self.prices = prices
-        # Emits content events; None unless content capture is on.
-        self.event_logger = event_logger
+        # Emits events (content, review samples, feedback). Created at the first event when content
+        # capture is off, so an app that never sends feedback never sets up a logs pipeline.
+        self._event_logger = event_logger
+        self._event_logger_factory = event_logger_factory
+        self._event_logger_lock = threading.Lock()
         self.token_usage = meter.create_histogram(
             sc.METRIC_TOKEN_USAGE,
             unit="{token}",
@@ -169,6 +177,15 @@ class Telemetry:
             ],
         )
 
+    @property
+    def event_logger(self) -> Any:
+        if self._event_logger is None and self._event_logger_factory is not None:
+            with self._event_logger_lock:
+                if self._event_logger is None and self._event_logger_factory is not None:
+                    self._event_logger = self._event_logger_factory()
+                    self._event_logger_factory = None
+        return self._event_logger
+
     # -- span lifecycle --------------------------------------------------------------------------
 
     def start(self, inv: Invocation) -> None:
@@ -178,6 +195,7 @@ class Telemetry:
         if app:  # the app's otel_llm.attributes(...): all on the span, the allow-listed on metrics
             attributes = {**app, **attributes}
             inv.labels = attribution.metric_labels(app)
+            inv.app_attributes = app
         span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         inv.span = span
         inv.context = otel_context.set_value(INVOCATION_KEY, inv, trace.set_span_in_context(span))
@@ -304,6 +322,19 @@ class Telemetry:
             value = attrs.get(key) if key != sc.GEN_AI_REQUEST_MODEL else inv.request_model
             if value:
                 event_attributes[key] = value
+        review = None
+        if in_review_sample(span_context.trace_id, settings.sample_rate):
+            review_attributes = dict(event_attributes)
+            for key in (sc.FEATURE, sc.PROMPT_VERSION):
+                value = inv.app_attributes.get(key)
+                if value is not None:
+                    review_attributes[key] = value
+            review_attributes[sc.REVIEW_SAMPLE_RATE] = settings.sample_rate
+            validation = [
+                {"name": r.name, "label": r.label, "explanation": r.explanation}
+                for r in (inv.validation.results if inv.validation is not None else ())
+            ]
+            review = (review_attributes, validation)
         record = ContentRecord(
             content=inv.content,
             span_context=inv.context,
@@ -313,26 +344,29 @@ class Telemetry:
             reason=reason,
             attributes=event_attributes,
             core=self,
+            review=review,
         )
         return CONTENT.submit(record) and owns_span
 
     # -- content (called by the content worker) ------------------------------------------------------
 
-    def emit_content_event(
-        self, ctx: Any, end_ns: int, attributes: dict[str, Any], body: dict[str, Any]
+    def emit_event(
+        self, name: str, ctx: Any, timestamp_ns: int, attributes: dict[str, Any], body: dict[str, Any]
     ) -> None:
-        if self.event_logger is None:
+        """One event (a log record) linked to the span in `ctx`."""
+        event_logger = self.event_logger
+        if event_logger is None:
             return
         from opentelemetry._logs import LogRecord, SeverityNumber
 
-        self.event_logger.emit(
+        event_logger.emit(
             LogRecord(
-                timestamp=end_ns,
+                timestamp=timestamp_ns,
                 context=ctx,
                 severity_number=SeverityNumber.INFO,
                 body=body,
                 attributes=attributes,
-                event_name=EVENT_NAME,
+                event_name=name,
             )
         )
 
@@ -623,15 +657,17 @@ def _resolve() -> Telemetry | None:
         meter_provider = _own_meter_provider()
     tracer = trace.get_tracer(SCOPE, __version__, tracer_provider=tracer_provider)
     meter = metrics.get_meter(SCOPE, __version__, meter_provider=meter_provider)
-    event_logger = None
-    if settings.content.mode != "off":
-        from opentelemetry import _logs
+    event_logger = _event_logger() if settings.content.mode != "off" else None
+    return Telemetry(tracer, meter, STATE.prices, event_logger, _event_logger)
 
-        logger_provider = _logs.get_logger_provider()
-        if not _is_configured(logger_provider):
-            logger_provider = _own_logger_provider()
-        event_logger = logger_provider.get_logger(SCOPE, __version__)
-    return Telemetry(tracer, meter, STATE.prices, event_logger)
+
+def _event_logger() -> Any:
+    from opentelemetry import _logs
+
+    logger_provider = _logs.get_logger_provider()
+    if not _is_configured(logger_provider):
+        logger_provider = _own_logger_provider()
+    return logger_provider.get_logger(SCOPE, __version__)
 
 
 def _exporter_choice(variable: str) -> str:
@@ -770,11 +806,9 @@ def flush(timeout_seconds: float = 5.0) -> bool:
     timeout_seconds = max(deadline - time.monotonic(), 0.001)
     tracer_provider = STATE.own_tracer_provider or trace.get_tracer_provider()
     meter_provider = STATE.own_meter_provider or metrics.get_meter_provider()
-    providers = [tracer_provider, meter_provider]
-    if CONTENT.enabled:
-        from opentelemetry import _logs
+    from opentelemetry import _logs
 
-        providers.append(STATE.own_logger_provider or _logs.get_logger_provider())
+    providers = [tracer_provider, meter_provider, STATE.own_logger_provider or _logs.get_logger_provider()]
     results: list[bool] = [drained]
 
     def run() -> None:

@@ -378,14 +378,20 @@ RAW_CONTENT_EVENT_APP = textwrap.dedent(
         ],
         "gen_ai.system_instructions": [{"type": "text", "content": f"Authorization: Bearer {token}"}],
     }
-    core.emit_content_event(context.get_current(), time.time_ns(), {"gen_ai.operation.name": "chat"}, body)
+    core.emit_event(
+        "gen_ai.client.inference.operation.details",
+        context.get_current(),
+        time.time_ns(),
+        {"gen_ai.operation.name": "chat"},
+        body,
+    )
     provider.shutdown()
     """
 )
 
 
 def test_collector_masks_secrets_in_raw_content_events(stack):
-    """The SDK's content event, as Telemetry.emit_content_event builds it, sent raw (as if the SDK's
+    """The SDK's content event, as Telemetry.emit_event builds it, sent raw (as if the SDK's
     redaction were off or had missed something): the collector masks keys, cards and tokens
     inside the structured body and keeps the structure."""
     openai_key = "sk-proj-" + "Rw4" * 10
