@@ -4,7 +4,8 @@
 
 Public API: `instrument(**overrides)`, `uninstrument()`, `flush(timeout_seconds)`, `ConfigError`;
 output validation: `expect(*validators, on_fail=...)`, `validators`, `OutputValidationError`;
-guards: `Budget`, `RateLimit`, `LoopGuard`, `guard_key` and their errors; `attributes(...)`.
+guards: `Budget`, `RateLimit`, `LoopGuard`, `guard_key` and their errors; `attributes(...)`;
+the quality loop: `record_feedback(...)`, `report_issue(...)`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from . import guards, scoping, telemetry, validators
 from .attribution import attributes
 from .config import ConfigError, load_settings
+from .feedback import record_feedback, report_issue
 from .guards import (
     Budget,
     BudgetExceededError,
@@ -44,6 +46,8 @@ __all__ = [
     "flush",
     "instrument",
     "instrumented_providers",
+    "record_feedback",
+    "report_issue",
     "uninstrument",
     "validators",
 ]

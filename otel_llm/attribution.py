@@ -105,15 +105,21 @@ def metric_labels(values: Mapping[str, Any]) -> dict[str, str]:
     labels = {}
     for key in _METRIC_KEYS:
         value = values.get(key)
-        if value is None:
-            continue
-        value = str(value)
-        seen = _seen[key]
-        if value not in seen:
-            with _seen_lock:
-                if len(seen) >= MAX_VALUES:
-                    value = OTHER
-                else:
-                    seen.add(value)
-        labels[key] = value
+        if value is not None:
+            labels[key] = bounded(key, str(value))
     return labels
+
+
+def bounded(key: str, value: str) -> str:
+    """`value` as a metric attribute: the first MAX_VALUES distinct values of `key` in this
+    process pass, later ones become "other"."""
+    seen = _seen.get(key)
+    if seen is None:
+        with _seen_lock:
+            seen = _seen.setdefault(key, set())
+    if value not in seen:
+        with _seen_lock:
+            if len(seen) >= MAX_VALUES:
+                return OTHER
+            seen.add(value)
+    return value

@@ -53,6 +53,8 @@ class Invocation:
         "labels",
         # every attribute of the app's otel_llm.attributes(...) in effect at the call
         "app_attributes",
+        # feedback.CallRef: what feedback on this call links to
+        "call_ref",
         # Owned by the telemetry core.
         "span",
         "context",
@@ -99,6 +101,7 @@ class Invocation:
         self.guard: Any = None
         self.labels: dict[str, str] = {}
         self.app_attributes: Mapping[str, Any] = _NONE
+        self.call_ref: Any = None
         self.span: Any = None
         self.context: Any = None
         self.start_time = 0.0

@@ -23,7 +23,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from . import attribution
+from . import attribution, feedback
 from . import semconv as sc
 from .config import Settings
 from .content import CONTENT, ContentRecord, in_review_sample
@@ -143,6 +143,28 @@ class Telemetry:
             unit="{decision}",
             description="Decisions of the configured guards (budgets, rate limits, loop guard).",
         )
+        self.feedback_received = meter.create_counter(
+            sc.METRIC_FEEDBACK_RECEIVED,
+            unit="{feedback}",
+            description="User feedback received, by feature, model, prompt version and label.",
+        )
+        self.feedback_score = meter.create_histogram(
+            sc.METRIC_FEEDBACK_SCORE,
+            unit="{score}",
+            description="User satisfaction scores (on the app's own scale).",
+            explicit_bucket_boundaries_advisory=list(sc.FEEDBACK_SCORE_BUCKETS),
+        )
+        self.feedback_edit_time = meter.create_histogram(
+            sc.METRIC_FEEDBACK_EDIT_TIME,
+            unit="s",
+            description="Time users spent editing an output before using it.",
+            explicit_bucket_boundaries_advisory=list(sc.EDIT_TIME_BUCKETS),
+        )
+        self.issue_reports = meter.create_counter(
+            sc.METRIC_ISSUE_REPORTS,
+            unit="{report}",
+            description="Quality issues reported by users, by category.",
+        )
         meter.create_observable_gauge(
             sc.METRIC_BUDGET_LIMIT,
             callbacks=[lambda options: _budget_observations(spent=False)],
@@ -198,6 +220,7 @@ class Telemetry:
             inv.app_attributes = app
         span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         inv.span = span
+        inv.call_ref = feedback.call_started(span.get_span_context(), inv.request_model, app)
         inv.context = otel_context.set_value(INVOCATION_KEY, inv, trace.set_span_in_context(span))
         inv.start_time = time.perf_counter()
 
@@ -227,6 +250,8 @@ class Telemetry:
             metric_attrs[sc.GEN_AI_RESPONSE_MODEL] = inv.response_model
         if inv.response_id:
             attrs[sc.GEN_AI_RESPONSE_ID] = inv.response_id
+        if inv.call_ref is not None:
+            feedback.call_finished(inv.call_ref, inv.response_id, inv.response_model)
         if inv.finish_reasons:
             attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = inv.finish_reasons
         for key, value in (
