@@ -26,6 +26,10 @@ METRICS = {
     semconv.METRIC_GUARD_DECISIONS: ("{decision}", "counter"),
     semconv.METRIC_BUDGET_LIMIT: ("USD", "gauge"),
     semconv.METRIC_BUDGET_SPENT: ("USD", "gauge"),
+    semconv.METRIC_FEEDBACK_RECEIVED: ("{feedback}", "counter"),
+    semconv.METRIC_FEEDBACK_SCORE: ("{score}", "histogram"),
+    semconv.METRIC_FEEDBACK_EDIT_TIME: ("s", "histogram"),
+    semconv.METRIC_ISSUE_REPORTS: ("{report}", "counter"),
 }
 
 
