@@ -1,4 +1,5 @@
-"""A small LLM app, instrumented by one line. Its traffic: chats, streams, tools, a retried 429, errors.
+"""A small LLM app, instrumented by one line. Its traffic: chats (with a feature and prompt version,
+user feedback and an issue report), streams, tools, a retried 429, errors.
 
 Run it against any OpenAI/Anthropic-compatible endpoint:
     OPENAI_BASE_URL=http://127.0.0.1:8000/v1 ANTHROPIC_BASE_URL=http://127.0.0.1:8000 python examples/sample_app.py
@@ -12,6 +13,7 @@ import os
 import anthropic
 import openai
 
+import otel_llm
 import otel_llm.auto  # noqa: F401  - the one line
 
 QUESTIONS = [
@@ -29,8 +31,14 @@ def run(openai_base_url: str, anthropic_base_url: str) -> None:
     ant = anthropic.Anthropic(
         base_url=anthropic_base_url, api_key=os.environ.get("ANTHROPIC_API_KEY", "demo"), max_retries=2
     )
-    for question in QUESTIONS:
-        oai.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": question}])
+    with otel_llm.attributes(feature="support-reply", prompt_version="v3"):
+        for number, question in enumerate(QUESTIONS):
+            answer = oai.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": question}]
+            )
+            # What the app's thumbs buttons and editor would report about each answer.
+            otel_llm.record_feedback(answer, score=number % 2, edit_seconds=5.0 * number)
+        otel_llm.report_issue(answer, category="wrong_answer", description="The customer says this is wrong.")
     stream = oai.chat.completions.create(
         model="gpt-4o",
         messages=[{"role": "user", "content": "Write a haiku about tracing"}],

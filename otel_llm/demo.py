@@ -116,6 +116,17 @@ def _print_metrics(stack: Stack) -> None:
         print(f"  tokens {row['metric'].get('gen_ai_token_type')}: {row['value']:.0f}")
     for row in stack.prometheus.query(f'sum(otel_llm_cost_USD_total{{job="{SERVICE}"}})'):
         print(f"  cost: ${row['value']:.6f}")
+    by_feature = f'by (otel_llm_feature, otel_llm_prompt_version) (otel_llm_feedback_score_{{}}{{{{job="{SERVICE}"}}}})'
+    for row in stack.prometheus.query(f"sum {by_feature.format('sum')} / sum {by_feature.format('count')}"):
+        labels = row["metric"]
+        print(
+            f"  user feedback, mean score for feature {labels.get('otel_llm_feature')} "
+            f"(prompt {labels.get('otel_llm_prompt_version')}): {row['value']:.2f}"
+        )
+    for row in stack.prometheus.query(
+        f'sum by (otel_llm_issue_category) (otel_llm_issue_reports_total{{job="{SERVICE}"}})'
+    ):
+        print(f"  issue reports ({row['metric'].get('otel_llm_issue_category')}): {row['value']:.0f}")
 
 
 def _print_trace(stack: Stack) -> None:
