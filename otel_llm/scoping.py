@@ -111,7 +111,10 @@ def _executor_submit(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any
     return wrapped(functools.partial(_run_with, layers, args[0]), *args[1:], **kwargs)
 
 
-_THREAD_PATCHES = ((threading.Thread, "start", _thread_start), (ThreadPoolExecutor, "submit", _executor_submit))
+_THREAD_PATCHES = (
+    (threading.Thread, "start", _thread_start),
+    (ThreadPoolExecutor, "submit", _executor_submit),
+)
 _originals: list[tuple[Any, str, Any]] = []
 
 
