@@ -345,7 +345,15 @@ class Prometheus(Service):
         if alertmanager_url:
             host = urllib.parse.urlparse(alertmanager_url).netloc
             config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [host]}]}]}
+        self.config = config
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def add_scrape_job(self, job: str, target: str, interval: str = "1s") -> None:
+        """Scrape `target` (host:port) as `job`; call before start()."""
+        self.config.setdefault("scrape_configs", []).append(
+            {"job_name": job, "scrape_interval": interval, "static_configs": [{"targets": [target]}]}
+        )
+        self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
 
     @property
     def url(self) -> str:
@@ -488,6 +496,9 @@ class Stack:
             rule_for=rule_for,
         )
         self.collector = Collector(workdir / "collector", self.prometheus.remote_write_url)
+        # The collector's own metrics (export failures, queue sizes, redactions), as docker-compose's
+        # Prometheus scrapes them under the same job name.
+        self.prometheus.add_scrape_job("otel-collector", f"127.0.0.1:{self.collector.metrics_port}")
 
     def start(self) -> Stack:
         try:
