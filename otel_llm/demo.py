@@ -160,7 +160,7 @@ def _print_content(stack: Stack) -> None:
 
 def _messages_of(body: dict[str, Any]) -> list[str]:
     """Readable lines from an OTLP/JSON body holding the message JSON."""
-    from .testing.stack import otlp_value
+    from .otlp_json import otlp_value
 
     value = otlp_value(body) or {}
     lines = []

@@ -92,7 +92,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import semconv as sc
-from .testing.stack import otlp_attributes, otlp_value
+from .otlp_json import otlp_attributes, otlp_value
 
 PROG = "otel-llm review export"
 

@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from ..otlp_json import otlp_attributes, otlp_value  # noqa: F401  (re-exported for tests)
+
 REPO = Path(__file__).resolve().parents[2]
 COLLECTOR_DIR = REPO / "collector"
 COLLECTOR_CONFIGS = (
@@ -287,26 +289,6 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                     with contextlib.suppress(ValueError):
                         yield json.loads(line[start:])
                         break
-
-
-def otlp_value(value: dict[str, Any]) -> Any:
-    if "stringValue" in value:
-        return value["stringValue"]
-    if "intValue" in value:
-        return int(value["intValue"])
-    if "doubleValue" in value:
-        return float(value["doubleValue"])
-    if "boolValue" in value:
-        return bool(value["boolValue"])
-    if "arrayValue" in value:
-        return [otlp_value(item) for item in value["arrayValue"].get("values", [])]
-    if "kvlistValue" in value:
-        return otlp_attributes(value["kvlistValue"].get("values", []))
-    return None
-
-
-def otlp_attributes(pairs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {pair["key"]: otlp_value(pair.get("value", {})) for pair in pairs}
 
 
 class Prometheus(Service):
