@@ -10,8 +10,8 @@ interface (`--ignore ID`, the `--json` output):
 - `exporters`: per signal (traces, metrics, logs) the exporter, protocol and endpoint as the
   OpenTelemetry specification resolves them, and a probe of each endpoint: OTLP/HTTP gets an empty
   export request (with `OTEL_EXPORTER_OTLP_HEADERS`), gRPC a TCP connect. Unreachable, not an OTLP
-  receiver, or credentials rejected are problems. Logs are probed only when content capture is on
-  (nothing else is exported as logs).
+  receiver, or credentials rejected are problems. Logs carry content, review samples, feedback and
+  issue reports.
 - `providers`: each configured provider SDK imports, at least at the oldest version the tests run
   against; another GenAI instrumentation installed beside otel-llm (duplicate spans) is a warning.
 - `content`: the capture mode; when capture is on, Presidio loads the way the content worker loads
@@ -358,9 +358,6 @@ def check_exporters(settings: Settings | None, options: DoctorOptions) -> CheckR
     not_exported: list[str] = []
     probes: dict[tuple[str, str, tuple[tuple[str, str], ...]], Probe] = {}
     for signal in SIGNALS:
-        if signal == "logs" and settings is not None and settings.content.mode == "off":
-            details.append("logs: not used (otel-llm exports logs only when content capture is on)")
-            continue
         target = export_target(signal)
         if target.exporter in ("none", "console"):
             details.append(

@@ -218,7 +218,7 @@ def test_unreachable_collector_is_a_problem_with_advice():
     result = doctor(environment(OTEL_EXPORTER_OTLP_ENDPOINT=endpoint))
 
     exporters = assert_only_problem(result, "exporters")
-    assert exporters["summary"] == "traces, metrics: OTLP endpoint unreachable"
+    assert exporters["summary"] == "traces, metrics, logs: OTLP endpoint unreachable"
     assert f"traces: otlp http/protobuf -> {endpoint}/v1/traces: unreachable" in exporters["details"][0]
     assert "docker compose up -d" in exporters["advice"]
     assert "OTEL_EXPORTER_OTLP_ENDPOINT" in exporters["advice"]
@@ -234,7 +234,7 @@ def test_an_endpoint_that_is_not_an_otlp_receiver_is_a_problem():
     finally:
         not_otlp.close()
     exporters = assert_only_problem(result, "exporters")
-    assert exporters["summary"] == "traces, metrics: OTLP endpoint answers but is not an OTLP receiver"
+    assert exporters["summary"] == "traces, metrics, logs: OTLP endpoint answers but is not an OTLP receiver"
     assert "OTLP/HTTP address" in exporters["advice"]
     assert "answers but is not an OTLP receiver (HTTP 404" in result.text
 
@@ -259,7 +259,7 @@ def test_the_probe_sends_the_otlp_headers_and_rejected_credentials_are_a_problem
     sent = [headers for path, headers in authenticated.requests if headers.get("x-team") == "llm"]
     assert sent and all(h["content-type"] == "application/x-protobuf" for h in sent)
     exporters = assert_only_problem(without, "exporters")
-    assert exporters["summary"] == "traces, metrics: OTLP endpoint rejected the credentials"
+    assert exporters["summary"] == "traces, metrics, logs: OTLP endpoint rejected the credentials"
     assert "OTEL_EXPORTER_OTLP_HEADERS" in exporters["advice"]
 
 
