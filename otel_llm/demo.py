@@ -156,6 +156,11 @@ def _print_content(stack: Stack) -> None:
         print(f"  trace {record.get('traceId')}, span {record.get('spanId')}:")
         for line in _messages_of(record.get("body", {})):
             print(f"    {line}")
+    reviews = stack.collector.log_records(event_name="otel_llm.review.sample")
+    print(
+        f"\nReview samples: {len(reviews)}. Export them for reviewers (a CSV with columns to fill in):\n"
+        f"  otel-llm review export {stack.collector.logs_path} -o review.csv"
+    )
 
 
 def _messages_of(body: dict[str, Any]) -> list[str]:

@@ -28,6 +28,7 @@ def test_demo_shows_metrics_a_trace_and_an_alert_then_stops_everything():
     assert "gen_ai.usage.input_tokens" in out  # the trace from the collector's output
     assert "mean score for feature support-reply (prompt v3): 0.50" in out  # feedback scores 0,1,0,1
     assert "issue reports (wrong_answer):" in out
+    assert "Review samples: " in out and "otel-llm review export " in out
     assert "ALERT FIRING: HighErrorRate" in out
     # Content capture `sampled`: the failed calls at least, with the planted e-mail redacted.
     assert "Content records" in out and "jane.doe@example.com" not in out
