@@ -173,6 +173,8 @@ class ContentPipeline(BackgroundWorker):
         # The redactor and the settings it was built for (rebuilt when the settings change).
         self._redactor: Any = None
         self._redactor_settings: ContentSettings | None = None
+        # a redactor that failed to load while warming up (no core to count it on yet)
+        self._init_error: BaseException | None = None
         self.redactor_factory: Callable[[ContentSettings], Any] = _default_redactor
         self.notice_shown = False
 
@@ -218,6 +220,7 @@ class ContentPipeline(BackgroundWorker):
         # A forked child builds its own redactor (a parent's may hold a lock held at fork time).
         self._redactor = None
         self._redactor_settings = None
+        self._init_error = None
 
     # -- worker thread ---------------------------------------------------------------------------
 
@@ -343,8 +346,12 @@ class ContentPipeline(BackgroundWorker):
     def _get_redactor(self, core: Any) -> Any:
         settings = self.settings
         if self._redactor_settings is settings:
+            if self._init_error is not None and core is not None:
+                # Failed while warming up, before any call's core was known: count it now, once.
+                core.self_error("redactor_init", self._init_error)
+                self._init_error = None
             return self._redactor
-        self._redactor, self._redactor_settings = None, settings
+        self._redactor, self._redactor_settings, self._init_error = None, settings, None
         try:
             self._redactor = self.redactor_factory(settings)
         except Exception as exc:  # fail closed: without a redactor nothing is exported
@@ -354,6 +361,7 @@ class ContentPipeline(BackgroundWorker):
                 from .telemetry import report_self_error
 
                 report_self_error("redactor_init", exc)
+                self._init_error = exc
             return None
         notice = getattr(self._redactor, "notice", None)
         if notice and not self.notice_shown:

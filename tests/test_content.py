@@ -236,10 +236,18 @@ def test_a_redactor_that_cannot_load_drops_content(capture, openai_client):
     telemetry = capture(capture_content="all")
     reply = _chat(openai_client)
     assert reply.choices[0].message.content  # the app is unaffected
+    _chat(openai_client)
+    assert CONTENT.drain(30)
+    found = telemetry.metrics()
     assert telemetry.content_events() == []
     assert EMAIL not in _exported_bytes(telemetry)
-    assert _drops(telemetry, "redaction_error") == 1
-    assert len(telemetry.genai_spans()) == 1
+    assert len(telemetry.genai_spans()) == 2
+    dropped = points(found, "otel_llm.content.dropped", otel_llm__drop__reason="redaction_error")
+    assert sum(p.value for p in dropped) == 2
+    # the failure to load is an internal error, counted once (it fails while warming up, before
+    # the first call) so the InstrumentationErrors alert sees it
+    errors = points(found, "otel_llm.instrumentation.errors", otel_llm__step="redactor_init")
+    assert sum(p.value for p in errors) == 1
 
 
 def test_a_redactor_that_raises_drops_content_and_still_ends_spans(capture, openai_client, monkeypatch):
