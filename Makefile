@@ -1,4 +1,5 @@
-# Developer interface: `make demo`, `make test`, `make bench`, `make lint`, `make collector`.
+# Developer interface: `make demo`, `make test`, `make bench`, `make lint`, `make collector`,
+# `make dashboards`, `make alerts`.
 # Each target does its own set-up (virtual environment, pip and apt installs, the collector
 # build), reusing what exists.
 PYTHON ?= python3
@@ -9,7 +10,7 @@ COMPAT := .cache/venv-compat
 COMPAT_PINS := "openai==3.0.0" "anthropic==2.0.0" "wrapt>=1.14,<2"
 PROVIDER_TESTS := tests/test_openai.py tests/test_anthropic.py tests/test_streams.py tests/test_errors.py
 
-.PHONY: demo test test-main test-compat bench lint collector system-packages
+.PHONY: demo test test-main test-compat bench lint collector system-packages dashboards alerts
 # Debian packages for the real stack: Prometheus 2.42 + promtool, Alertmanager 0.25 + amtool,
 # docker-compose 1.29 (to validate docker-compose.yml without an engine), redis-server 7.0 (the
 # guard store's tests start their own on a free loopback port).
@@ -59,6 +60,14 @@ bench: $(VENV)/.installed system-packages collector
 	$(PY) benchmarks/capture.py
 	$(PY) benchmarks/guards.py
 
+# Regenerate the committed Grafana JSON (dashboards/json/) and alert rules (alerts/rules/) from
+# their code; tests fail when the committed files are stale.
+dashboards: $(VENV)/.installed
+	$(PY) dashboards/generate.py
+
+alerts: $(VENV)/.installed
+	$(PY) alerts/generate.py
+
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
-	$(PY) -m ruff format --check otel_llm tests benchmarks examples
+	$(PY) -m ruff format --check otel_llm tests benchmarks examples dashboards alerts
