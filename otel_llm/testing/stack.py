@@ -331,10 +331,17 @@ class Prometheus(Service):
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
     def add_scrape_job(self, job: str, target: str, interval: str = "1s") -> None:
-        """Scrape `target` (host:port) as `job`; call before start()."""
-        self.config.setdefault("scrape_configs", []).append(
-            {"job_name": job, "scrape_interval": interval, "static_configs": [{"targets": [target]}]}
-        )
+        """Scrape `target` (host:port) as `job` (a further target when the job exists); call before
+        start()."""
+        jobs = self.config.setdefault("scrape_configs", [])
+        for existing in jobs:
+            if existing["job_name"] == job:
+                existing["static_configs"][0]["targets"].append(target)
+                break
+        else:
+            jobs.append(
+                {"job_name": job, "scrape_interval": interval, "static_configs": [{"targets": [target]}]}
+            )
         self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
 
     @property
@@ -432,6 +439,8 @@ class WebhookReceiver:
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
+        # time.monotonic() at which each notification arrived, in the order of `received`
+        self.arrival_times: list[float] = []
         self._lock = threading.Lock()
         receiver = self
 
@@ -441,6 +450,7 @@ class WebhookReceiver:
                 body = self.rfile.read(length)
                 with receiver._lock, contextlib.suppress(ValueError):
                     receiver.received.append(json.loads(body))
+                    receiver.arrival_times.append(time.monotonic())
                 self.send_response(200)
                 self.end_headers()
 
@@ -459,6 +469,11 @@ class WebhookReceiver:
         with self._lock:
             return list(self.received)
 
+    def timed_notifications(self) -> list[tuple[float, dict[str, Any]]]:
+        """(arrival time as time.monotonic(), notification) pairs."""
+        with self._lock:
+            return list(zip(self.arrival_times, self.received, strict=True))
+
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
@@ -467,14 +482,16 @@ class WebhookReceiver:
 class Stack:
     """Webhook receiver, Alertmanager, Prometheus (with the repository's rules) and the collector."""
 
-    def __init__(self, workdir: Path, rule_for: str | None = "0s") -> None:
+    def __init__(
+        self, workdir: Path, rule_for: str | None = "0s", rule_files: Sequence[Path] | None = None
+    ) -> None:
         self.workdir = workdir
         self.webhook = WebhookReceiver()
         self.alertmanager = Alertmanager(workdir / "alertmanager", self.webhook.url)
         self.prometheus = Prometheus(
             workdir / "prometheus",
             alertmanager_url=self.alertmanager.url,
-            rule_files=sorted(RULES_DIR.glob("*.yml")),
+            rule_files=sorted(RULES_DIR.glob("*.yml")) if rule_files is None else rule_files,
             rule_for=rule_for,
         )
         self.collector = Collector(workdir / "collector", self.prometheus.remote_write_url)
