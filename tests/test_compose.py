@@ -346,6 +346,55 @@ def test_grafana_loads_dashboards_from_the_mounted_json_directory(services: Serv
     assert (ROOT / "dashboards" / "json").is_dir()
 
 
+def _datasources_used(node: Any, found: set[tuple[str | None, str | None]]) -> None:
+    if isinstance(node, dict):
+        source = node.get("datasource")
+        if isinstance(source, dict):
+            found.add((source.get("type"), source.get("uid")))
+        for value in node.values():
+            _datasources_used(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _datasources_used(value, found)
+
+
+def test_every_datasource_the_dashboards_use_is_provisioned() -> None:
+    """Grafana cannot run here: check statically that each dashboard's panels, targets and
+    variables name a provisioned datasource uid (or the $datasource variable, which offers the
+    provisioned datasources of its type, or Grafana's built-in annotation source)."""
+    provisioned = {source["uid"]: source["type"] for source in _load(DATASOURCES)["datasources"]}
+    dashboards = sorted((ROOT / "dashboards" / "json").glob("*.json"))
+    assert len(dashboards) == 6
+    for path in dashboards:
+        dashboard = json.loads(path.read_text())
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        assert variables["datasource"]["type"] == "datasource"
+        assert variables["datasource"]["query"] in provisioned.values()
+        used: set[tuple[str | None, str | None]] = set()
+        _datasources_used(dashboard, used)
+        for kind, uid in used:
+            if uid == "${datasource}":
+                assert kind == variables["datasource"]["query"], (path.name, kind)
+            elif kind == "grafana":
+                assert uid == "-- Grafana --", (path.name, uid)
+            else:
+                assert provisioned.get(uid) == kind, (
+                    f"{path.name}: datasource {kind}/{uid} is not provisioned"
+                )
+
+
+def test_alertmanager_loads_the_notification_templates_from_the_mount(services: Services) -> None:
+    """The config names its templates relative to itself; the container must see those files."""
+    mounts = {target: source for source, target, _ in _mounts(services["alertmanager"])}
+    config_dir = Path("/etc/alertmanager")
+    assert mounts[str(config_dir / "alertmanager.yml")] == "./alerts/alertmanager.yml"
+    for pattern in _load(ALERTMANAGER_CONFIG)["templates"]:
+        target = config_dir / pattern
+        source = mounts.get(str(target.parent))
+        assert source is not None, f"{pattern}: nothing is mounted at {target.parent}"
+        assert list((ROOT / source).glob(target.name)), f"{pattern}: no template files in {source}"
+
+
 def test_tempo_and_loki_listen_where_the_collector_sends_and_keep_data_on_their_volumes(
     services: Services,
 ) -> None:
