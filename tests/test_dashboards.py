@@ -16,13 +16,10 @@ series' first sample holds exactly that round (which `increase()` never counts),
 only what happened after `measured_from` is expected. Tolerances, and why:
 
 - `increase()`/`rate()` over a window covering the whole workload: +-10 %. Prometheus extrapolates
-  up to half a sample interval at each end of a series (+4 % here), and the collector currently
-  loses some remote-write requests to out-of-order rejections (see dashboards/README.md), which
-  can move a series' first or last sample.
-- Ratios of rates of different series (error rate, pass rate): +-10 %, for the same reasons.
+  up to half a sample interval at each end of a series (+4 % here).
+- Ratios of rates of different series (error rate, pass rate): +-10 %, for the same reason.
 - Means taken as `_sum`/`_count` of one histogram (feedback score, editing time per feature):
-  +-1 %. They would be exact (the two series come from the same data points, so they are
-  extrapolated alike) but for the lost remote-write requests, which can drop a sample of one of them.
+  exact (1e-9): the two series come from the same data points, so they are extrapolated alike.
 - Gauges (budgets): 1e-6 (float sums in the app).
 - `histogram_quantile()`: the result must lie in the same bucket as the same quantile of the
   exported spans' own values (the workload keeps each kind of call well inside one bucket);
