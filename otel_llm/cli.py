@@ -35,7 +35,7 @@ _INDENT = " " * 10
 EXAMPLE_TOKENS = 1_000
 
 
-def _positive_seconds(text: str) -> float:
+def positive_seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--timeout",
-        type=_positive_seconds,
+        type=positive_seconds,
         default=3.0,
         metavar="SECONDS",
         help="for each network probe (default: %(default)s)",

@@ -92,6 +92,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import semconv as sc
+from .cli import positive_seconds
 from .otlp_json import otlp_attributes, otlp_value
 
 PROG = "otel-llm review export"
@@ -214,16 +215,6 @@ def _positive(text: str) -> int:
     return value
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("give a number of seconds above 0")
-    return value
-
-
 def _loki_url(text: str) -> str:
     parsed = urllib.parse.urlparse(text)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -261,7 +252,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help=f"entries per query_range request (default {DEFAULT_LOKI_PAGE_SIZE})",
     )
     source.add_argument(
-        "--timeout", type=_seconds, default=30.0, metavar="SECONDS", help="per Loki request (default 30)"
+        "--timeout",
+        type=positive_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="per Loki request (default 30)",
     )
     filters = parser.add_argument_group("filters")
     filters.add_argument("--service", metavar="NAME", help="only this service.name")

@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
-from otel_llm.testing.stack import Service, find_binary, free_port, wait_until
+from otel_llm.testing.stack import Alertmanager, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 ALERTS_DIR = ROOT / "alerts"
@@ -375,49 +375,6 @@ class Receivers:
         self._server.server_close()
 
 
-class ConfiguredAlertmanager(Service):
-    """prometheus-alertmanager with a given configuration file, on a free loopback port."""
-
-    name = "alertmanager"
-
-    def __init__(self, workdir: Path, config_path: Path) -> None:
-        super().__init__(workdir)
-        self.binary = find_binary("prometheus-alertmanager", "alertmanager")
-        self.port = free_port()
-        self.config_path = config_path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def command(self) -> list[str]:
-        return [
-            self.binary,
-            f"--config.file={self.config_path}",
-            f"--storage.path={self.workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{self.port}",
-            "--cluster.listen-address=",
-            "--log.level=warn",
-        ]
-
-    def ready_url(self) -> str:
-        return f"{self.url}/-/ready"
-
-    def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
-        request = urllib.request.Request(
-            f"{self.url}/api/v2/alerts",
-            data=json.dumps(alerts).encode(),
-            headers={"content-type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            assert response.status == 200
-
-    def alerts(self) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=5) as response:
-            return json.loads(response.read())
-
-
 def _loopback_config(workdir: Path, receivers: Receivers) -> Path:
     """alerts/alertmanager.yml with every destination on loopback and a 1s first group wait."""
     config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())
@@ -474,7 +431,7 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
     rules = {rule["alert"]: rule for rule in _alerting_rules(yaml.safe_load(RULES.read_text()))}
     workdir = tmp_path_factory.mktemp("alertmanager")
     receivers = Receivers()
-    alertmanager = ConfiguredAlertmanager(workdir, _loopback_config(workdir, receivers))
+    alertmanager = Alertmanager(workdir, config_path=_loopback_config(workdir, receivers))
     chat = {"job": "chat-api", **SERVICE}
     batch = {"job": "batch-worker", **SERVICE}
     openai = {"gen_ai_provider_name": "openai", "gen_ai_request_model": "gpt-4o"}

@@ -393,14 +393,18 @@ class Prometheus(Service):
 
 
 class Alertmanager(Service):
-    """Alertmanager routing every alert to one webhook, with short grouping so tests are quick."""
+    """Alertmanager routing every alert to one webhook, with short grouping so tests are quick; or,
+    given `config_path`, with that configuration."""
 
     name = "alertmanager"
 
-    def __init__(self, workdir: Path, webhook_url: str) -> None:
+    def __init__(self, workdir: Path, webhook_url: str = "", config_path: Path | None = None) -> None:
         super().__init__(workdir)
         self.binary = find_binary("prometheus-alertmanager", "alertmanager")
         self.port = free_port()
+        if config_path is not None:
+            self.config_path = config_path
+            return
         self.config_path = workdir / "alertmanager.yml"
         config = {
             "route": {
@@ -432,6 +436,21 @@ class Alertmanager(Service):
 
     def ready_url(self) -> str:
         return f"{self.url}/-/ready"
+
+    def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        """Send alerts as Prometheus would (API v2)."""
+        request = urllib.request.Request(
+            f"{self.url}/api/v2/alerts",
+            data=json.dumps(alerts).encode(),
+            headers={"content-type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            if response.status != 200:
+                raise StackError(f"Alertmanager refused the alerts: HTTP {response.status}")
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return json.loads(http_get(f"{self.url}/api/v2/alerts"))
 
 
 class WebhookReceiver:
