@@ -54,6 +54,9 @@ HEADER = """\
 # `job` is the app's service.name. Runbooks: docs/runbooks/<alert-name-in-kebab-case>.md.
 """
 
+# error.type of calls otel-llm's guards stopped before they reached the provider.
+GUARD_ERRORS = "BudgetExceededError|RateLimitedError|LoopDetectedError"
+
 # Annotation fragments.
 WHERE = "{{ $labels.job }} ({{ $labels.deployment_environment_name }})"
 COUNT = '{{ $value | printf "%.0f" }}'  # increase() extrapolates: 3.2 blocked calls reads as 3
@@ -157,24 +160,28 @@ class Alert:
 
 
 def high_error_rate(a: Alert) -> list[dict[str, Any]]:
+    # Calls otel-llm's own guards stopped never reached the provider: they are neither failures
+    # nor calls here (BudgetBlocking reports blocked budgets), so one runaway loop does not page twice.
+    sent = f'error_type!~"{GUARD_ERRORS}"'
     return [
         a.rule(
-            """
+            f"""
 (
-    sum by (${by}, gen_ai_provider_name) (rate(gen_ai_client_operation_duration_seconds_count{error_type!=""}[${window}]))
+    sum by (${{by}}, gen_ai_provider_name) (rate(gen_ai_client_operation_duration_seconds_count{{error_type!="", {sent}}}[${{window}}]))
   /
-    sum by (${by}, gen_ai_provider_name) (rate(gen_ai_client_operation_duration_seconds_count[${window}]))
-) > ${threshold}
-and on (${by}, gen_ai_provider_name)
+    sum by (${{by}}, gen_ai_provider_name) (rate(gen_ai_client_operation_duration_seconds_count{{{sent}}}[${{window}}]))
+) > ${{threshold}}
+and on (${{by}}, gen_ai_provider_name)
 (
-  sum by (${by}, gen_ai_provider_name) (increase(gen_ai_client_operation_duration_seconds_count[${window}])) >= ${min_calls}
+  sum by (${{by}}, gen_ai_provider_name) (increase(gen_ai_client_operation_duration_seconds_count{{{sent}}}[${{window}}])) >= ${{min_calls}}
 )
 """,
             "${where}: {{ $value | humanizePercentage }} of {{ $labels.gen_ai_provider_name }} calls fail",
             "{{ $value | humanizePercentage }} of the LLM calls {{ $labels.job }} made to "
             "{{ $labels.gen_ai_provider_name }} in {{ $labels.deployment_environment_name }} failed over "
             f"the last ${{window}} (more than {percent(a['threshold'])}). The error_type label of "
-            "gen_ai_client_operation_duration_seconds_count names the exception.",
+            "gen_ai_client_operation_duration_seconds_count names the exception; calls otel-llm's own "
+            "guards stopped are not counted.",
         )
     ]
 
@@ -504,6 +511,16 @@ max by (job, instance, exporter, data_type) (
                 "collector {{ $labels.instance }} is {{ $value | humanizePercentage }} full (more than "
                 f"{percent(a['queue_fill'])}): its backend does not keep up, and once the queue is full "
                 "new data is dropped.",
+            ),
+            (
+                "collector_down",
+                """
+up{${collector}} == 0
+""",
+                f"{where} is down",
+                "Prometheus cannot scrape the collector {{ $labels.instance }} (job {{ $labels.job }}): "
+                "it is down or unreachable, so every app's telemetry sent to it is queued in the apps "
+                "(for about 30 s) and then lost, and the other reasons of this alert cannot be seen.",
             ),
             (
                 "wal_stalled",
