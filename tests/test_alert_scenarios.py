@@ -105,7 +105,8 @@ APP = textwrap.dedent(
 # scenario -> (how long the app runs, extra environment, the alerts it must raise)
 SCENARIOS: dict[str, tuple[float, dict[str, str], tuple[str, ...]]] = {
     "5xx": (90, {}, ("HighErrorRate",)),
-    "429-storm": (90, {}, ("ProviderRateLimited",)),
+    # Every call still gets 429 after the SDK's retries, so the calls fail too.
+    "429-storm": (90, {}, ("ProviderRateLimited", "HighErrorRate")),
     "slow": (90, {}, ("LatencyHigh", "TimeToFirstChunkHigh")),
     "invalid-output": (90, {}, ("ValidationFailureRateHigh",)),
     "runaway-loop": (90, {}, ("BudgetBlocking", "CostBurnRateHigh")),
@@ -124,6 +125,9 @@ SCENARIOS: dict[str, tuple[float, dict[str, str], tuple[str, ...]]] = {
     "issue-reports": (90, {}, ("QualityReportsSpike",)),
     "export-failing": (90, {}, ()),  # TelemetryExportFailing is the collector's alert, checked apart
 }
+# Consequences a scenario may raise besides its own alerts: the 429 storm's retries, with the
+# SDK's backoff, make its calls slower than the e2e profile's 1 s latency threshold.
+MAY_ALSO_RAISE = {"429-storm": {"LatencyHigh"}}
 # The model-change app answers with one model version, then (after this many seconds) another.
 MODEL_SWITCH_AFTER = 45.0
 DEADLINE = 300.0
@@ -248,4 +252,7 @@ def test_fault_scenarios_reach_the_webhook_with_their_runbooks(alert_stack, mock
         for alert in notification.get("alerts", []):
             name, job = alert["labels"].get("alertname"), alert["labels"].get("job", "")
             if job.startswith("e2e-alert-") and name not in allowed_everywhere:
-                assert (name, job) in expected, f"unexpected {name} for {job}"
+                scenario = job.removeprefix("e2e-alert-")
+                assert (name, job) in expected or name in MAY_ALSO_RAISE.get(scenario, ()), (
+                    f"unexpected {name} for {job}"
+                )
