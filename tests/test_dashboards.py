@@ -710,6 +710,15 @@ EXPECTATIONS: dict[tuple[str, str, str], Expect] = {
         ("otel_llm_issue_category",),
         lambda t: group(t.events(sc.EVENT_ISSUE_REPORT), ("otel_llm_issue_category",), lambda e: 1.0),
     ),
+    ("otel-llm-quality", "Issue reports by feature", "A"): rel(
+        ("otel_llm_feature",),
+        lambda t: {
+            (feature or sc.UNKNOWN,): count
+            for (feature,), count in group(
+                t.events(sc.EVENT_ISSUE_REPORT), ("otel_llm_feature",), lambda e: 1.0
+            ).items()
+        },
+    ),
     # Privacy
     ("otel-llm-privacy", "Entities redacted by type", "A"): rel(
         ("otel_llm_entity_type",), lambda t: {(k,): float(v) for k, v in placeholders(t.records).items()}

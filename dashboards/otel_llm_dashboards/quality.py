@@ -107,6 +107,7 @@ def editing_time() -> Timeseries:
         )
         .with_target(query(mean, "mean {{otel_llm_feature}}"))
         .with_target(query(quantile(0.9, EDIT_TIME, SERVICE), "p90 (all features)"))
+        .span(24)  # a row of its own, so the two issue-report panels share the next one
     )
 
 
@@ -116,6 +117,13 @@ def issue_reports() -> BarGauge:
     ).with_target(
         query(by("otel_llm_issue_category", increase(ISSUE_REPORTS, SERVICE)), "{{otel_llm_issue_category}}")
     )
+
+
+def issue_reports_by_feature() -> BarGauge:
+    # What the QualityReportsSpike alert counts (per feature; "unknown" when the report named none).
+    return default_bargauge(
+        "Issue reports by feature", "short", "report_issue(...) calls in the time range, by feature."
+    ).with_target(query(by("otel_llm_feature", increase(ISSUE_REPORTS, SERVICE)), "{{otel_llm_feature}}"))
 
 
 def review_samples() -> Logs:
@@ -152,5 +160,6 @@ def dashboard() -> Dashboard:
         .with_panel(feedback_received())
         .with_panel(editing_time())
         .with_panel(issue_reports())
+        .with_panel(issue_reports_by_feature())
         .with_panel(review_samples())
     )
