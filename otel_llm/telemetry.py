@@ -356,7 +356,11 @@ class Telemetry:
                     review_attributes[key] = value
             review_attributes[sc.REVIEW_SAMPLE_RATE] = settings.sample_rate
             validation = [
-                {"name": r.name, "label": r.label, "explanation": r.explanation}
+                {
+                    "name": r.name,
+                    "label": r.label,
+                    **({"explanation": r.explanation} if r.explanation else {}),
+                }
                 for r in (inv.validation.results if inv.validation is not None else ())
             ]
             review = (review_attributes, validation)

@@ -52,7 +52,7 @@ def test_a_sampled_call_emits_its_redacted_review_record(capture, openai_client)
     telemetry = capture(capture_content="sampled", sample_rate=1.0)
     with (
         otel_llm.attributes(feature="refunds", prompt_version="v3", user_id="u-1"),
-        otel_llm.expect(validators.json()),
+        otel_llm.expect(validators.json(), validators.max_length(1000)),
     ):
         _chat(openai_client, output=f"not json, mail {EMAIL}")
     [event] = review_events()
@@ -75,8 +75,9 @@ def test_a_sampled_call_emits_its_redacted_review_record(capture, openai_client)
     text = json.dumps(body)
     assert EMAIL not in text and "<EMAIL_ADDRESS>" in text
     assert "not json, mail <EMAIL_ADDRESS>" in json.dumps(body["gen_ai.output.messages"])
-    [result] = body["otel_llm.validation"]
-    assert result["name"] == "json" and result["label"] == "fail" and result["explanation"]
+    failed, passed = body["otel_llm.validation"]
+    assert failed["name"] == "json" and failed["label"] == "fail" and failed["explanation"]
+    assert passed == {"name": "max_length", "label": "pass"}  # no empty explanation
     assert "u-1" not in text + json.dumps(attrs)  # user ids stay on the span only
 
 
