@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import otel_llm
-from otel_llm.content import CONTENT
+from otel_llm.content import CONTENT, _default_redactor
 from otel_llm.telemetry import METRIC_WORKER
 from otel_llm.testing import MockProvider
 
@@ -118,6 +118,22 @@ def instrumented(telemetry: Telemetry) -> Iterator[Telemetry]:
         yield telemetry
     finally:
         otel_llm.uninstrument()
+
+
+@pytest.fixture
+def capture(telemetry: Telemetry) -> Iterator[Any]:
+    """instrument() with the given settings (content capture, ...); afterwards restores the default
+    redactor and capture `off`."""
+
+    def start(**settings: Any) -> Telemetry:
+        otel_llm.instrument(**settings)
+        return telemetry
+
+    yield start
+    otel_llm.uninstrument()
+    CONTENT.redactor_factory = _default_redactor
+    otel_llm.instrument()
+    otel_llm.uninstrument()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -15,27 +14,12 @@ import pytest
 from conftest import points
 
 import otel_llm
-from otel_llm.content import CONTENT, _default_redactor
+from otel_llm.content import CONTENT
 
 EMAIL = "maria.lopez@example.org"
 OPENAI_KEY = "sk-proj-" + "Q7x" * 12
 CARD = "4111 1111 1111 1111"
 PROMPT = f"Email {EMAIL} about card {CARD}; the key is {OPENAI_KEY}."
-
-
-@pytest.fixture
-def capture(telemetry) -> Iterator[Any]:
-    """instrument() with the given content settings; restores capture `off` afterwards."""
-
-    def start(**settings: Any) -> Any:
-        otel_llm.instrument(**settings)
-        return telemetry
-
-    yield start
-    otel_llm.uninstrument()
-    CONTENT.redactor_factory = _default_redactor
-    otel_llm.instrument()
-    otel_llm.uninstrument()
 
 
 def _chat(client: Any, content: str = PROMPT, **extra: Any) -> Any:

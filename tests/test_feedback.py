@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,22 +13,8 @@ from conftest import LOG_EXPORTER, points
 
 import otel_llm
 from otel_llm import feedback
-from otel_llm.content import CONTENT, _default_redactor
 
 EMAIL = "maria.lopez@example.org"
-
-
-@pytest.fixture
-def capture(telemetry) -> Iterator[Any]:
-    def start(**settings: Any) -> Any:
-        otel_llm.instrument(**settings)
-        return telemetry
-
-    yield start
-    otel_llm.uninstrument()
-    CONTENT.redactor_factory = _default_redactor
-    otel_llm.instrument()
-    otel_llm.uninstrument()
 
 
 def events(name: str) -> list[Any]:

@@ -4,7 +4,6 @@ event with the redacted input and output, validation results, versions and the c
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,23 +11,10 @@ from conftest import LOG_EXPORTER
 
 import otel_llm
 from otel_llm import validators
-from otel_llm.content import CONTENT, _default_redactor, in_review_sample
+from otel_llm.content import in_review_sample
 
 EMAIL = "maria.lopez@example.org"
 PROMPT = f"Write to {EMAIL} about the refund."
-
-
-@pytest.fixture
-def capture(telemetry) -> Iterator[Any]:
-    def start(**settings: Any) -> Any:
-        otel_llm.instrument(**settings)
-        return telemetry
-
-    yield start
-    otel_llm.uninstrument()
-    CONTENT.redactor_factory = _default_redactor
-    otel_llm.instrument()
-    otel_llm.uninstrument()
 
 
 def review_events() -> list[Any]:
