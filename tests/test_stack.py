@@ -247,23 +247,28 @@ def test_an_alert_rule_fires_and_alertmanager_notifies_the_webhook(stack, mock):
     # two samples that differ), even on a loaded machine
     run_workload(stack, mock, job, rate=10, seconds=8, error_every=2)
 
-    def notification():
-        for message in stack.webhook.notifications():
-            for alert in message.get("alerts", []):
-                labels = alert["labels"]
-                if labels.get("alertname") == "HighErrorRate" and labels.get("job") == job:
-                    return alert
-        return None
+    def ours() -> list[dict]:
+        return [
+            alert
+            for message in stack.webhook.notifications()
+            for alert in message.get("alerts", [])
+            if alert["labels"].get("alertname") == "HighErrorRate" and alert["labels"].get("job") == job
+        ]
+
+    def firing():
+        return next((alert for alert in ours() if alert["status"] == "firing"), None)
 
     try:
         # (generous: on a loaded machine remote write and the rule evaluation can lag)
-        alert = wait_until(notification, 180, interval=0.5, what="the HighErrorRate notification")
+        alert = wait_until(firing, 180, interval=0.5, what="the HighErrorRate notification")
     except StackError as exc:
         # say where the chain stopped: no series, no alert in Prometheus, or no notification
         series = stack.prometheus.query(f'gen_ai_client_operation_duration_seconds_count{{job="{job}"}}')
         alerts = stack.prometheus.query(f'ALERTS{{alertname="HighErrorRate",job="{job}"}}')
-        raise AssertionError(f"{exc}; series: {series}; ALERTS: {alerts}") from None
-    assert alert["status"] == "firing"
+        received = [(a["status"], a.get("startsAt"), a.get("endsAt")) for a in ours()]
+        raise AssertionError(
+            f"{exc}; series: {series}; ALERTS: {alerts}; notifications: {received}"
+        ) from None
     assert alert["labels"]["severity"] == "critical"
     assert alert["labels"]["service_owner"] == "team-llm"
     assert alert["labels"]["gen_ai_provider_name"] in {"openai", "anthropic"}
