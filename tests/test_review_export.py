@@ -631,3 +631,47 @@ def test_an_unreachable_loki_exits_1(fake_loki, capsys):
     code, _, stderr = export("--loki", url, capsys=capsys)
     assert code == 1
     assert f"cannot reach Loki at {url}/loki/api/v1/query_range" in stderr
+
+
+def test_the_operations_guide_sends_reviewers_scores_back_as_feedback(exported, stack, tmp_path, capsys):
+    """docs/operations.md's snippet, run as written on an exported and filled-in CSV: each scored
+    row becomes a feedback event joined to its call by response id, with the row's labels."""
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "operations.md").read_text()
+    section = guide.split("To put reviewers' scores next to users'", 1)[1]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    code, _, _ = export(
+        str(exported.write(tmp_path / "logs.jsonl")),
+        "--service",
+        exported.service_a,
+        "-o",
+        str(tmp_path / "exported.csv"),
+        capsys=capsys,
+    )
+    assert code == 0
+    with open(tmp_path / "exported.csv", encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for number, row in enumerate(rows):
+        row["review_score"] = str(number + 1) if number % 2 == 0 else ""  # reviewers skip some
+    with open(tmp_path / "review.csv", "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    service = f"review-scores-{uuid.uuid4().hex[:8]}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+        **stack.app_environment(service),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", snippet], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    scored = {row["response_id"]: float(row["review_score"]) for row in rows if row["review_score"]}
+    events = wait_until(
+        lambda: stack.collector.log_records(service, "otel_llm.feedback") or None, 30, what="feedback events"
+    )
+    got = {}
+    for event in events:
+        attributes = otlp_attributes(event["attributes"])
+        assert attributes["otel_llm.feedback.label"] == "review"
+        got[attributes["gen_ai.response.id"]] = attributes["otel_llm.feedback.score"]
+    assert got == scored and len(scored) >= 2
