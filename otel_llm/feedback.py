@@ -118,12 +118,18 @@ def call_started(span_context: SpanContext, model: str | None, app: Any) -> Call
     return ref
 
 
-def call_finished(ref: CallRef, response_id: str | None, response_model: str | None) -> None:
+def call_finished(ref: CallRef, response_id: str | None, response_model: str | None) -> bool:
+    """Completes the call's reference; True when it has a response id to be remembered by."""
     ref.response_id = response_id
     if response_model:
         ref.model = response_model
-    if response_id is not None:
-        RECENT.add(ref)
+    return response_id is not None
+
+
+def remember(ref: CallRef, _attributes: Any = None, context: Any = None) -> None:
+    """Index a finished call for feedback given later by response id or span (run by the metric
+    worker, off the caller's thread)."""
+    RECENT.add(ref)
 
 
 # -- the public API ----------------------------------------------------------------------------------
@@ -231,7 +237,7 @@ def _resolve_target(function: str, target: Any) -> CallRef:
     if isinstance(target, str):
         if not target:
             raise ValueError(f"{function}(): the response id is empty")
-        return RECENT.by_response(target) or CallRef(None, response_id=target)
+        return _known(target) or CallRef(None, response_id=target)
     get_span_context = getattr(target, "get_span_context", None)
     if callable(get_span_context):  # a span
         target = get_span_context()
@@ -240,11 +246,20 @@ def _resolve_target(function: str, target: Any) -> CallRef:
         return known or CallRef(target if target.is_valid else None)
     response_id = getattr(target, "id", None)  # the SDK's response object
     if isinstance(response_id, str) and response_id:
-        return RECENT.by_response(response_id) or CallRef(None, response_id=response_id)
+        return _known(response_id) or CallRef(None, response_id=response_id)
     raise TypeError(
         f"{function}(): the target must be a response, a response id, a span or a span context, "
         f"got {type(target).__name__}"
     )
+
+
+def _known(response_id: str) -> CallRef | None:
+    """The call with this response id, if this process made it: the context's last call (its
+    index entry may still be on the metric worker's queue), else the recent calls."""
+    last = _LAST_CALL.get()
+    if last is not None and last.response_id == response_id:
+        return last
+    return RECENT.by_response(response_id)
 
 
 def _labels(

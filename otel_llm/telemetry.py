@@ -250,8 +250,11 @@ class Telemetry:
             metric_attrs[sc.GEN_AI_RESPONSE_MODEL] = inv.response_model
         if inv.response_id:
             attrs[sc.GEN_AI_RESPONSE_ID] = inv.response_id
-        if inv.call_ref is not None:
-            feedback.call_finished(inv.call_ref, inv.response_id, inv.response_model)
+        if inv.call_ref is not None and feedback.call_finished(
+            inv.call_ref, inv.response_id, inv.response_model
+        ):
+            # Indexing the call for feedback by id takes a lock: the metric worker does it.
+            measurements.append((feedback.remember, inv.call_ref, None))
         if inv.finish_reasons:
             attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = inv.finish_reasons
         for key, value in (
@@ -482,7 +485,8 @@ class Telemetry:
 # Beyond this many queued calls the caller records its own measurements (bounded memory).
 MAX_PENDING_BATCHES = 10_000
 
-# A measurement: (instrument.record or instrument.add, value or list of values, attributes).
+# A measurement: (instrument.record or instrument.add, value or list of values, attributes); any
+# callable taking (value, attributes, context=) works, e.g. feedback.remember.
 Measurement = tuple[Callable[..., None], Any, dict[str, Any]]
 
 

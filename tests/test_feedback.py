@@ -197,3 +197,16 @@ def test_feedback_in_a_process_never_instrumented_is_a_silent_no_op():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok" and done.stderr == ""
+
+
+def test_an_earlier_calls_response_id_links_through_the_index_of_recent_calls(capture, openai_client):
+    from otel_llm.telemetry import METRIC_WORKER
+
+    telemetry = capture()
+    first = _chat(openai_client)
+    _chat(openai_client)
+    assert METRIC_WORKER.drain(10)  # the index is updated by the metric worker, off the caller's thread
+    otel_llm.record_feedback(first.id, score=2)
+    [event] = events("otel_llm.feedback")
+    assert event.span_id == telemetry.genai_spans()[0].context.span_id
+    assert event.attributes["gen_ai.response.model"] == first.model
