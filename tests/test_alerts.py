@@ -9,21 +9,18 @@ the SMTP host at a closed loopback port) and the first group's wait (1s instead 
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
-from otel_llm.testing.stack import Alertmanager, free_port, wait_until
+from otel_llm.testing.stack import Alertmanager, WebhookReceiver, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 ALERTS_DIR = ROOT / "alerts"
@@ -336,46 +333,7 @@ def test_the_email_names_the_alert_and_links_its_runbook_and_dashboard(tmp_path:
 # -- a real Alertmanager ---------------------------------------------------------------------------
 
 
-class Receivers:
-    """A loopback HTTP server standing in for Slack, PagerDuty and the webhook: keeps every JSON
-    body by path and answers as each service does."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, dict[str, Any]]] = []
-        self._lock = threading.Lock()
-        receivers = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                with receivers._lock, contextlib.suppress(ValueError):
-                    receivers.received.append((self.path, json.loads(body)))
-                pagerduty = self.path.startswith("/pagerduty")
-                self.send_response(202 if pagerduty else 200)
-                self.end_headers()
-                self.wfile.write(b'{"status": "success"}' if pagerduty else b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="receivers", daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def bodies(self, path: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return [body for p, body in self.received if p == path]
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-def _loopback_config(workdir: Path, receivers: Receivers) -> Path:
+def _loopback_config(workdir: Path, receivers: WebhookReceiver) -> Path:
     """alerts/alertmanager.yml with every destination on loopback and a 1s first group wait."""
     config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())
     secrets = workdir / "secrets"
@@ -386,13 +344,13 @@ def _loopback_config(workdir: Path, receivers: Receivers) -> Path:
     for receiver in config["receivers"]:
         name = receiver["name"]
         for entry in receiver.get("webhook_configs", []):
-            entry["url"] = f"{receivers.url}/webhook"
+            entry["url"] = f"{receivers.base_url}/webhook"
         for entry in receiver.get("pagerduty_configs", []):
             (secrets / "pagerduty_routing_key").write_text("test-routing-key")
             entry["routing_key_file"] = str(secrets / "pagerduty_routing_key")
-            entry["url"] = f"{receivers.url}/pagerduty"
+            entry["url"] = f"{receivers.base_url}/pagerduty"
         for entry in receiver.get("slack_configs", []):
-            (secrets / f"{name}_api_url").write_text(f"{receivers.url}/slack/{name}")
+            (secrets / f"{name}_api_url").write_text(f"{receivers.base_url}/slack/{name}")
             entry["api_url_file"] = str(secrets / f"{name}_api_url")
         for entry in receiver.get("email_configs", []):
             (secrets / "smtp_password").write_text("test-password")
@@ -430,7 +388,7 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
     its latency alert is still open; a warning of the critical HighErrorRate is open too."""
     rules = {rule["alert"]: rule for rule in _alerting_rules(yaml.safe_load(RULES.read_text()))}
     workdir = tmp_path_factory.mktemp("alertmanager")
-    receivers = Receivers()
+    receivers = WebhookReceiver()
     alertmanager = Alertmanager(workdir, config_path=_loopback_config(workdir, receivers))
     chat = {"job": "chat-api", **SERVICE}
     batch = {"job": "batch-worker", **SERVICE}

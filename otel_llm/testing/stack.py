@@ -454,12 +454,14 @@ class Alertmanager(Service):
 
 
 class WebhookReceiver:
-    """A loopback HTTP server that keeps every JSON body POSTed to it (Alertmanager notifications)."""
+    """A loopback HTTP server that keeps every JSON body POSTed to it (Alertmanager notifications),
+    with its path, so one server can stand in for several receivers (webhook, Slack, PagerDuty)."""
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
-        # time.monotonic() at which each notification arrived, in the order of `received`
+        # time.monotonic() at which each notification arrived, and its path, in the order of `received`
         self.arrival_times: list[float] = []
+        self.paths: list[str] = []
         self._lock = threading.Lock()
         receiver = self
 
@@ -470,6 +472,7 @@ class WebhookReceiver:
                 with receiver._lock, contextlib.suppress(ValueError):
                     receiver.received.append(json.loads(body))
                     receiver.arrival_times.append(time.monotonic())
+                    receiver.paths.append(self.path)
                 self.send_response(200)
                 self.end_headers()
 
@@ -481,8 +484,17 @@ class WebhookReceiver:
         self._thread.start()
 
     @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/alerts"
+        return f"{self.base_url}/alerts"
+
+    def bodies(self, path: str) -> list[dict[str, Any]]:
+        """What was POSTed to `path`."""
+        with self._lock:
+            return [body for at, body in zip(self.paths, self.received, strict=True) if at == path]
 
     def notifications(self) -> list[dict[str, Any]]:
         with self._lock:
