@@ -68,7 +68,6 @@ class ContentRecord:
         "attributes",
         "core",
         "review",
-        "event",
     )
 
     def __init__(
@@ -82,7 +81,6 @@ class ContentRecord:
         attributes: dict[str, Any],
         core: Any,
         review: tuple[dict[str, Any], list[dict[str, Any]]] | None = None,
-        event: str | None = None,
     ) -> None:
         self.content = content
         self.span_context = span_context
@@ -94,15 +92,70 @@ class ContentRecord:
         self.core = core
         # (event attributes, validation results) when the call is in the review sample
         self.review = review
-        # for feedback and issue records: their event name (content is then a dict of texts)
+
+    def parts(self) -> dict[str, Any]:
+        """The texts to redact, as message JSON by key."""
+        return content_parts(self.content)
+
+    def emit(self, placement: str, redacted: dict, entities: Counter, truncated: bool) -> None:
+        """The redacted content on the span and/or as the details event, and the review sample."""
+        attributes = dict(self.attributes)
+        attributes[sc.CONTENT_REASON] = self.reason
+        if truncated:
+            attributes[sc.CONTENT_TRUNCATED] = True
+        if placement in ("span", "span_and_event") and self.span is not None:
+            self.span.set_attributes(
+                {key: json.dumps(value, ensure_ascii=False) for key, value in redacted.items()}
+            )
+            if truncated:
+                self.span.set_attribute(sc.CONTENT_TRUNCATED, True)
+        self.end_span()
+        if placement in ("event", "span_and_event"):
+            self.core.emit_event(EVENT_NAME, self.span_context, self.end_ns, attributes, redacted)
+        if self.review is not None:
+            review_attributes, validation = self.review
+            body = {key: value for key, value in redacted.items() if key in REVIEW_PARTS}
+            body[sc.REVIEW_VALIDATION] = validation
+            self.core.emit_event(
+                sc.EVENT_REVIEW_SAMPLE, self.span_context, self.end_ns, review_attributes, body
+            )
+        self.core.content_exported(entities)
+
+    def drop(self, reason: str) -> None:
+        """Fail closed: nothing of the content is exported (the span still ends)."""
+        self.core.content_dropped(1, reason)
+        self.end_span()
+
+    def end_span(self) -> None:
+        span, self.span = self.span, None
+        if span is not None:
+            span.end(end_time=self.end_ns)
+
+
+class TextRecord(ContentRecord):
+    """A feedback comment or issue description (`content`: key -> text) and the event that waits
+    for it to be redacted."""
+
+    __slots__ = ("event",)
+
+    def __init__(self, event: str, texts: dict[str, str], **fields: Any) -> None:
+        super().__init__(texts, span=None, reason=event, **fields)
         self.event = event
+
+    def parts(self) -> dict[str, Any]:
+        return self.content
+
+    def emit(self, placement: str, redacted: dict, entities: Counter, truncated: bool) -> None:
+        self.core.emit_event(self.event, self.span_context, self.end_ns, self.attributes, redacted)
+        self.core.content_exported(entities)
+
+    def drop(self, reason: str) -> None:
+        super().drop(reason)  # the event itself is kept, without the text
+        self.core.emit_event(self.event, self.span_context, self.end_ns, self.attributes, {})
 
 
 def content_parts(content: Any) -> dict[str, Any]:
-    """The message JSON of a CallContent, keyed by the semantic-convention attribute names (a
-    feedback record's content is such a dict already)."""
-    if isinstance(content, dict):
-        return content
+    """The message JSON of a CallContent, keyed by the semantic-convention attribute names."""
     parts: dict[str, Any] = {}
     for key, value in (
         (sc.GEN_AI_INPUT_MESSAGES, getattr(content, "input_messages", None)),
@@ -236,7 +289,7 @@ class ContentPipeline(BackgroundWorker):
         live = []
         for record in records:
             if time.monotonic() > record.deadline:
-                self._drop(record, "timeout")
+                record.drop("timeout")
             else:
                 live.append(record)
         if not live:
@@ -244,18 +297,18 @@ class ContentPipeline(BackgroundWorker):
         redactor = self._get_redactor(live[0].core)
         if redactor is None:
             for record in live:
-                self._drop(record, "redaction_error")
+                record.drop("redaction_error")
             return
         prepared = []
         for record in live:
             try:
                 texts: list[str] = []
                 secrets: Counter[str] = Counter()
-                template = collect_strings(content_parts(record.content), texts, secrets)
+                template = collect_strings(record.parts(), texts, secrets)
                 prepared.append((record, template, texts, secrets))
             except Exception as exc:  # never let one record stop the worker or the others
                 record.core.self_error("content", exc)
-                self._drop(record, "redaction_error")
+                record.drop("redaction_error")
         redacted = None
         if len(prepared) > 1:
             try:
@@ -269,16 +322,16 @@ class ContentPipeline(BackgroundWorker):
                     redacted += self._redact(redactor, [item])
                 except Exception as exc:
                     item[0].core.self_error("redaction", exc)
-                    self._drop(item[0], "redaction_error")
+                    item[0].drop("redaction_error")
         for record, content, entities, truncated in redacted:
             if time.monotonic() > record.deadline:
-                self._drop(record, "timeout")
+                record.drop("timeout")
                 continue
             try:
-                self._emit(record, content, entities, truncated)
+                record.emit(self.settings.placement, content, entities, truncated)
             except Exception as exc:
                 record.core.self_error("content", exc)
-                self._drop(record, "redaction_error")
+                record.drop("redaction_error")
 
     @staticmethod
     def _redact(redactor: Any, prepared: list[tuple[ContentRecord, Any, list[str], Counter]]) -> list[tuple]:
@@ -305,43 +358,6 @@ class ContentPipeline(BackgroundWorker):
             out.append((record, content, entities, any(result.truncated[position:end])))
             position = end
         return out
-
-    def _emit(self, record: ContentRecord, redacted: dict, entities: Counter, truncated: bool) -> None:
-        if record.event is not None:  # feedback or an issue report
-            record.core.emit_event(
-                record.event, record.span_context, record.end_ns, record.attributes, redacted
-            )
-            record.core.content_exported(entities)
-            return
-        attributes = dict(record.attributes)
-        attributes[sc.CONTENT_REASON] = record.reason
-        if truncated:
-            attributes[sc.CONTENT_TRUNCATED] = True
-        placement = self.settings.placement
-        if placement in ("span", "span_and_event") and record.span is not None:
-            record.span.set_attributes(
-                {key: json.dumps(value, ensure_ascii=False) for key, value in redacted.items()}
-            )
-            if truncated:
-                record.span.set_attribute(sc.CONTENT_TRUNCATED, True)
-        _end_span(record)
-        if placement in ("event", "span_and_event"):
-            record.core.emit_event(EVENT_NAME, record.span_context, record.end_ns, attributes, redacted)
-        if record.review is not None:
-            review_attributes, validation = record.review
-            body = {key: value for key, value in redacted.items() if key in REVIEW_PARTS}
-            body[sc.REVIEW_VALIDATION] = validation
-            record.core.emit_event(
-                sc.EVENT_REVIEW_SAMPLE, record.span_context, record.end_ns, review_attributes, body
-            )
-        record.core.content_exported(entities)
-
-    @staticmethod
-    def _drop(record: ContentRecord, reason: str) -> None:
-        record.core.content_dropped(1, reason)
-        _end_span(record)
-        if record.event is not None:  # the feedback itself is kept, only its text is dropped
-            record.core.emit_event(record.event, record.span_context, record.end_ns, record.attributes, {})
 
     def _get_redactor(self, core: Any) -> Any:
         settings = self.settings
@@ -390,12 +406,6 @@ def _import_modules_sdks_peek_at() -> None:
                 importlib.import_module(name)
         except Exception:  # noqa: S110 - not installed or broken: then nobody can peek at it either
             pass
-
-
-def _end_span(record: ContentRecord) -> None:
-    span, record.span = record.span, None
-    if span is not None:
-        span.end(end_time=record.end_ns)
 
 
 def _default_redactor(settings: ContentSettings) -> Any:

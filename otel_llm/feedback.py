@@ -302,7 +302,7 @@ def _record(
     prompt_version: str | None,
     record_metrics: Any,
 ) -> None:
-    from .content import CONTENT, ContentRecord
+    from .content import CONTENT, TextRecord
     from .telemetry import get_core
 
     core = get_core()
@@ -322,16 +322,14 @@ def _record(
         event = sc.EVENT_FEEDBACK if kind == "feedback" else sc.EVENT_ISSUE_REPORT
         now = time.time_ns()
         if texts and CONTENT.enabled:
-            record = ContentRecord(
-                content=texts,
+            record = TextRecord(
+                event,
+                texts,
                 span_context=ctx,
-                span=None,
                 end_ns=now,
                 deadline=time.monotonic() + CONTENT.settings.timeout_seconds,
-                reason=kind,
                 attributes=attributes,
                 core=core,
-                event=event,
             )
             if CONTENT.submit(record):
                 return  # the worker emits the event once the text is redacted

@@ -13,6 +13,7 @@ from conftest import LOG_EXPORTER, points
 
 import otel_llm
 from otel_llm import feedback
+from otel_llm.content import CONTENT
 
 EMAIL = "maria.lopez@example.org"
 
@@ -210,3 +211,21 @@ def test_an_earlier_calls_response_id_links_through_the_index_of_recent_calls(ca
     [event] = events("otel_llm.feedback")
     assert event.span_id == telemetry.genai_spans()[0].context.span_id
     assert event.attributes["gen_ai.response.model"] == first.model
+
+
+def test_when_the_comment_cannot_be_redacted_the_feedback_is_kept_without_it(capture, openai_client):
+    class Broken:
+        def redact(self, texts):
+            raise RuntimeError("redactor broke")
+
+    CONTENT.redactor_factory = lambda settings: Broken()
+    telemetry = capture(capture_content="all")
+    response = _chat(openai_client)
+    otel_llm.record_feedback(response, score=0, comment=f"mail {EMAIL}")
+    feedback_events = events("otel_llm.feedback")
+    assert [e.body for e in feedback_events] == [{}]
+    assert feedback_events[0].attributes["otel_llm.feedback.score"] == 0.0
+    dropped = points(
+        telemetry.metrics(), "otel_llm.content.dropped", otel_llm__drop__reason="redaction_error"
+    )
+    assert sum(p.value for p in dropped) == 2  # the call's content and the comment
