@@ -255,6 +255,15 @@ class MockProvider:
         return server.accepted if server is not None else self._accepted_before_stop
 
     @property
+    def connections_open(self) -> int:
+        """TCP connections open right now (lets tests check that clients are served concurrently)."""
+        server = self._server
+        if server is None:
+            return 0
+        with server.connections_lock:
+            return len(server.connections)
+
+    @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self._port}"
