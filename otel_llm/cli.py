@@ -253,7 +253,7 @@ def _demo(args: argparse.Namespace, rest: list[str]) -> int:
 def _mock_provider(args: argparse.Namespace, rest: list[str]) -> int:
     from .testing.__main__ import main as mock_provider_main
 
-    return mock_provider_main(rest)
+    return mock_provider_main(rest, prog="otel-llm mock-provider")
 
 
 def _review_export(args: argparse.Namespace, rest: list[str]) -> int:

@@ -561,6 +561,12 @@ def test_prices_of_an_unknown_model_exit_1_with_the_toml_to_add(tmp_path):
 # -- mock-provider -------------------------------------------------------------------------------------
 
 
+def test_mock_provider_help_names_the_command():
+    result = run(["mock-provider", "--help"], environment())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: otel-llm mock-provider [-h] [--host HOST] [--port PORT]")
+
+
 def test_mock_provider_command_serves_until_sigterm():
     with start(["mock-provider", "--port", "0"], environment()) as process:
         try:

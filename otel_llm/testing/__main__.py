@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from ._server import MockProvider
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m otel_llm.testing") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m otel_llm.testing",
+        prog=prog,
         description="Mock LLM provider speaking the OpenAI, Azure OpenAI and Anthropic (Vertex, Bedrock) APIs.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
