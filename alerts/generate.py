@@ -45,6 +45,7 @@ ALERTS = [
     "InstrumentationErrors",
     "TelemetryExportFailing",
     "QualityReportsSpike",
+    "Watchdog",
 ]
 
 HEADER = """\
@@ -557,6 +558,23 @@ sum by (${{by}}, otel_llm_feature) {reports} > ${{threshold}}
     ]
 
 
+def watchdog(a: Alert) -> list[dict[str, Any]]:
+    return [
+        a.rule(
+            """
+vector(1)
+""",
+            "Alerting pipeline heartbeat (always firing)",
+            "This alert always fires, so that Alertmanager keeps sending it to a dead man's switch "
+            "(the receiver `heartbeat`). When the switch stops hearing it, Prometheus no longer "
+            "evaluates the rules, Alertmanager is down, or notifications cannot leave: every other "
+            "alert is silent for the same reason. Seen anywhere but the heartbeat receiver, it "
+            "means the routing sends it to people by mistake.",
+            dashboard_variables=False,
+        )
+    ]
+
+
 BUILDERS: dict[str, Callable[[Alert], list[dict[str, Any]]]] = {
     "HighErrorRate": high_error_rate,
     "ProviderRateLimited": provider_rate_limited,
@@ -572,6 +590,7 @@ BUILDERS: dict[str, Callable[[Alert], list[dict[str, Any]]]] = {
     "InstrumentationErrors": instrumentation_errors,
     "TelemetryExportFailing": telemetry_export_failing,
     "QualityReportsSpike": quality_reports_spike,
+    "Watchdog": watchdog,
 }
 
 
@@ -610,12 +629,13 @@ def settings(config: dict[str, Any], profile: str) -> dict[str, dict[str, Any]]:
 def rules(profile: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
     config = config or load_config()
     merged = settings(config, profile)
-    app = [r for name in ALERTS if name != "TelemetryExportFailing" for r in build(name, merged, config)]
-    collector = build("TelemetryExportFailing", merged, config)
+    own_group = ("TelemetryExportFailing", "Watchdog")
+    app = [r for name in ALERTS if name not in own_group for r in build(name, merged, config)]
     return {
         "groups": [
             {"name": "otel-llm", "rules": app},
-            {"name": "otel-llm-collector", "rules": collector},
+            {"name": "otel-llm-collector", "rules": build("TelemetryExportFailing", merged, config)},
+            {"name": "otel-llm-watchdog", "rules": build("Watchdog", merged, config)},
         ]
     }
 

@@ -198,6 +198,9 @@ def test_fault_scenarios_reach_the_webhook_with_their_runbooks(alert_stack, mock
         for alert in alerts
     }
     expected[("TelemetryExportFailing", "otel-collector")] = "export-failing"
+    # The heartbeat for a dead man's switch: Prometheus evaluates and Alertmanager delivers.
+    expected[("Watchdog", None)] = "watchdog"
+    fault_start["watchdog"] = started
     arrived: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
     switched = False
     try:
@@ -241,7 +244,7 @@ def test_fault_scenarios_reach_the_webhook_with_their_runbooks(alert_stack, mock
         assert (RUNBOOKS / f"{_kebab(alert)}.md").is_file(), runbook
         assert payload["annotations"]["summary"] and payload["annotations"]["description"]
         assert payload["labels"]["severity"] in ("critical", "warning", "info")
-        if job != "otel-collector":
+        if job not in ("otel-collector", None):
             assert payload["labels"]["service_owner"] == "team-llm"
             assert payload["labels"]["deployment_environment_name"] == "e2e"
 

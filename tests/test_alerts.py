@@ -38,7 +38,7 @@ ALERTMANAGER_CONFIG = ALERTS_DIR / "alertmanager.yml"
 TEMPLATES = ALERTS_DIR / "templates"
 UNIT_TESTS = sorted((ALERTS_DIR / "tests").glob("*.yml"))
 
-# The alerts the issue asks for, with the runbook each links (docs/runbooks/, written separately).
+# Every alert, with the runbook it links (docs/runbooks/, written separately).
 REQUIRED = {
     "HighErrorRate": "high-error-rate.md",
     "ProviderRateLimited": "provider-rate-limited.md",
@@ -54,6 +54,7 @@ REQUIRED = {
     "InstrumentationErrors": "instrumentation-errors.md",
     "TelemetryExportFailing": "telemetry-export-failing.md",
     "QualityReportsSpike": "quality-reports-spike.md",
+    "Watchdog": "watchdog.md",
 }
 # The promoted resource attributes of the services in the Alertmanager tests.
 SERVICE = {"deployment_environment_name": "production", "service_owner": "llm-platform"}
@@ -204,8 +205,9 @@ def test_every_alert_has_severity_annotations_and_links(config: dict[str, Any]) 
         base = urllib.parse.urlsplit(config["dashboard_base_url"])
         assert (dashboard.scheme, dashboard.netloc) == (base.scheme, base.netloc), name
         assert dashboard.path.removeprefix(base.path + "/") in DASHBOARD_UIDS, name
-        # summaries name the service and its environment (the collector's alert: its instance)
-        if name != "TelemetryExportFailing":
+        # summaries name the service and its environment (the collector's alert: its instance;
+        # the Watchdog belongs to no service)
+        if name not in ("TelemetryExportFailing", "Watchdog"):
             assert "{{ $labels.job }}" in annotations["summary"], name
             assert "{{ $labels.deployment_environment_name }}" in annotations["summary"], name
 
@@ -263,6 +265,7 @@ def test_amtool_checks_the_templates_the_config_names(tmp_path: Path) -> None:
             "default-webhook",
         ),
         ({"alertname": "TelemetryExportFailing", "severity": "warning", "job": "otel-collector"}, "email"),
+        ({"alertname": "Watchdog", "severity": "info"}, "heartbeat"),
     ],
 )
 def test_alerts_are_routed_by_severity_and_owner(labels: dict[str, str], receivers: str) -> None:
@@ -344,7 +347,7 @@ def _loopback_config(workdir: Path, receivers: WebhookReceiver) -> Path:
     for receiver in config["receivers"]:
         name = receiver["name"]
         for entry in receiver.get("webhook_configs", []):
-            entry["url"] = f"{receivers.base_url}/webhook"
+            entry["url"] = f"{receivers.base_url}/webhook/{name}"
         for entry in receiver.get("pagerduty_configs", []):
             (secrets / "pagerduty_routing_key").write_text("test-routing-key")
             entry["routing_key_file"] = str(secrets / "pagerduty_routing_key")
@@ -407,6 +410,7 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
         "chat_latency": _alert(rules["LatencyHigh"], {**chat, **openai}, "31.2s"),
         "stopped": _alert(rules["TrafficStopped"], batch, "240"),
         "batch_latency": _alert(rules["LatencyHigh"], {**batch, **openai}, "25s"),
+        "watchdog": _alert(rules["Watchdog"], {}, "1"),
     }
     try:
         alertmanager.start()
@@ -419,6 +423,7 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
             pages = {body["payload"]["summary"] for body in receivers.bodies("/pagerduty")}
             return (
                 len(slack) >= 3
+                and receivers.bodies("/webhook/heartbeat")
                 and alerts["errors"]["annotations"]["summary"] in pages
                 and alerts["stopped"]["annotations"]["summary"] in pages
             )
@@ -429,7 +434,8 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
             "alerts": alerts,
             "slack": receivers.bodies("/slack/llm-platform-slack"),
             "pagerduty": receivers.bodies("/pagerduty"),
-            "webhook": receivers.bodies("/webhook"),
+            "webhook": receivers.bodies("/webhook/default-webhook"),
+            "heartbeat": receivers.bodies("/webhook/heartbeat"),
             "state": alertmanager.alerts(),
         }
     finally:
@@ -482,7 +488,7 @@ def test_traffic_stopped_silences_the_latency_alert_of_the_same_service(delivere
     assert "[FIRING:1] LatencyHigh chat-api (production)" in titles  # another service: delivered
     assert not [t for t in titles if "LatencyHigh batch-worker" in t]
     states = {
-        (a["labels"]["alertname"], a["labels"]["job"], a["labels"]["severity"]): a["status"]
+        (a["labels"]["alertname"], a["labels"].get("job"), a["labels"]["severity"]): a["status"]
         for a in delivered["state"]
     }
     suppressed = states[("LatencyHigh", "batch-worker", "warning")]
@@ -492,7 +498,7 @@ def test_traffic_stopped_silences_the_latency_alert_of_the_same_service(delivere
 
 def test_a_critical_alert_silences_the_warning_of_the_same_name(delivered: dict[str, Any]) -> None:
     states = {
-        (a["labels"]["alertname"], a["labels"]["job"], a["labels"]["severity"]): a["status"]
+        (a["labels"]["alertname"], a["labels"].get("job"), a["labels"]["severity"]): a["status"]
         for a in delivered["state"]
     }
     assert states[("HighErrorRate", "chat-api", "warning")]["state"] == "suppressed"
@@ -500,3 +506,13 @@ def test_a_critical_alert_silences_the_warning_of_the_same_name(delivered: dict[
     titles = [m["attachments"][0]["title"] for m in delivered["slack"]]
     assert titles.count("[FIRING:1] HighErrorRate chat-api (production)") == 1
     assert not delivered["webhook"]  # every alert here had a route of its own
+
+
+def test_the_watchdog_reaches_the_heartbeat_receiver_and_nobody_else(delivered: dict[str, Any]) -> None:
+    (heartbeat,) = delivered["heartbeat"]
+    assert heartbeat["receiver"] == "heartbeat"
+    assert [a["labels"]["alertname"] for a in heartbeat["alerts"]] == ["Watchdog"]
+    assert heartbeat["alerts"][0]["annotations"]["runbook_url"].endswith("/docs/runbooks/watchdog.md")
+    summary = delivered["alerts"]["watchdog"]["annotations"]["summary"]
+    assert not [e for e in delivered["pagerduty"] if e["payload"]["summary"] == summary]
+    assert not [m for m in delivered["slack"] if "Watchdog" in m["attachments"][0]["title"]]
