@@ -75,6 +75,12 @@ def _print_alerts(stack: Stack, shown: int) -> int:
     for message in notifications[shown:]:
         for alert in message.get("alerts", []):
             labels, annotations = alert["labels"], alert.get("annotations", {})
+            if labels.get("alertname") == "Watchdog":
+                print(
+                    "\n  HEARTBEAT: Watchdog (always firing: Prometheus evaluates the rules and Alertmanager "
+                    "delivers;\n    in production it goes to your dead man's switch, receiver `heartbeat`)"
+                )
+                continue
             print(
                 f"\n  ALERT {alert['status'].upper()}: {labels.get('alertname')} "
                 f"(severity {labels.get('severity')}, job {labels.get('job')}, owner {labels.get('service_owner')})\n"
