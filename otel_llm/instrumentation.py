@@ -8,7 +8,7 @@ from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
-from . import telemetry
+from . import scoping, telemetry
 from .config import load_settings
 from .patching import PATCHERS
 
@@ -23,10 +23,13 @@ class _ProviderInstrumentor(BaseInstrumentor):
     def _instrument(self, **kwargs: Any) -> None:
         if telemetry.STATE.settings is None:
             telemetry.configure(load_settings())
+        scoping.carry_into_threads()  # as otel_llm.instrument() does: attributes follow into threads
         PATCHERS[self.provider].instrument()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         PATCHERS[self.provider].uninstrument()
+        if not any(patcher.active for patcher in PATCHERS.values()):
+            scoping.stop_carrying_into_threads()
 
 
 class OpenAIInstrumentor(_ProviderInstrumentor):

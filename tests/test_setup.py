@@ -129,7 +129,16 @@ print(len(exporter.get_finished_spans()))
 
 def test_opentelemetry_instrument_finds_our_entry_points(mock, tmp_path: Path):
     app = tmp_path / "app.py"
-    app.write_text(CALL.format(base=mock.openai_base_url))
+    # The call runs on a pool thread: attributes follow it there on this path too.
+    call = CALL.format(base=mock.openai_base_url).replace(
+        "client.chat.completions.create(", "call = lambda: client.chat.completions.create("
+    )
+    app.write_text(
+        call
+        + "import otel_llm\nfrom concurrent.futures import ThreadPoolExecutor\n"
+        + "with otel_llm.attributes(feature='triage'), ThreadPoolExecutor(1) as pool:\n"
+        + "    pool.submit(call).result()\n"
+    )
     instrument = Path(sys.executable).parent / "opentelemetry-instrument"
     result = _run(
         "",
@@ -143,6 +152,7 @@ def test_opentelemetry_instrument_finds_our_entry_points(mock, tmp_path: Path):
     )
     assert '"name": "chat gpt-4o"' in result.stdout
     assert '"gen_ai.provider.name": "openai"' in result.stdout
+    assert '"otel_llm.feature": "triage"' in result.stdout
 
 
 def test_flush_is_bounded_when_the_endpoint_is_down(mock):
