@@ -87,7 +87,8 @@ def _captured() -> Layers | None:
     return layers if any(value for _, value in layers) else None
 
 
-def _run_with(layers: Layers, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def _run_with(layers: Layers, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    # Positional-only, so a task may take keywords named `layers` or `fn`.
     tokens = [(var, var.set(value)) for var, value in layers]
     try:
         return fn(*args, **kwargs)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx2
 import openai
@@ -158,3 +159,12 @@ def test_calls_in_a_forked_child_are_recorded(instrumented, openai_client):
     _, status = os.waitpid(pid, 0)
     assert os.read(read_end, 16) == b"1"
     assert status == 0
+
+
+def test_submit_passes_fn_and_layers_keywords_to_the_task(instrumented):
+    def task(fn=None, layers=None):
+        return fn, layers
+
+    with ThreadPoolExecutor(max_workers=1) as pool, otel_llm.attributes(feature="f"):
+        assert pool.submit(task, fn="a").result() == ("a", None)
+        assert pool.submit(task, layers="b").result() == (None, "b")
