@@ -4,7 +4,8 @@ asyncio tasks and nests.
 
 Plain threads start with an empty context, so while instrumented, `threading.Thread.start` and
 `ThreadPoolExecutor.submit` carry these layers (and only these: the app's own context variables
-are left alone) into the thread or task they start.
+are left alone) into the thread or task they start. A pool's own threads carry none: each task
+runs with exactly its submitter's layers, none when it had none.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -81,10 +83,9 @@ class ContextLayer:
 Layers = tuple[tuple[contextvars.ContextVar[Any], Any], ...]
 
 
-def _captured() -> Layers | None:
-    """The layers in effect here, or None when there are none (the usual case: nothing to carry)."""
-    layers = tuple((var, var.get()) for var in _LAYER_VARS)
-    return layers if any(value for _, value in layers) else None
+def _captured() -> Layers:
+    """Every layer's value here (the default when none is in effect)."""
+    return tuple((var, var.get()) for var in _LAYER_VARS)
 
 
 def _run_with(layers: Layers, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -97,19 +98,36 @@ def _run_with(layers: Layers, fn: Callable[..., Any], /, *args: Any, **kwargs: A
             var.reset(token)
 
 
+# Set while ThreadPoolExecutor.submit runs: the threads it starts serve every later task, so they
+# must not keep the layers of the task that happened to start them.
+_submitting = threading.local()
+
+
 def _thread_start(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     layers = _captured()
-    if layers is not None:
+    if any(value for _, value in layers) and not getattr(_submitting, "active", False):
         # An instance attribute, so subclasses that override run() are covered too.
         instance.run = functools.partial(_run_with, layers, instance.run)
     return wrapped(*args, **kwargs)
 
 
 def _executor_submit(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    layers = _captured()
-    if layers is None or not args:
+    if not args or _pickles_tasks(instance):
         return wrapped(*args, **kwargs)
-    return wrapped(functools.partial(_run_with, layers, args[0]), *args[1:], **kwargs)
+    # Even with no layer here: the task must not see what an earlier task left on its thread.
+    task = functools.partial(_run_with, _captured(), args[0])
+    previous = getattr(_submitting, "active", False)
+    _submitting.active = True
+    try:
+        return wrapped(task, *args[1:], **kwargs)
+    finally:
+        _submitting.active = previous
+
+
+def _pickles_tasks(executor: ThreadPoolExecutor) -> bool:
+    """Python 3.14's InterpreterPoolExecutor is a ThreadPoolExecutor whose tasks are pickled."""
+    interpreter = sys.modules.get("concurrent.futures.interpreter")
+    return interpreter is not None and isinstance(executor, interpreter.InterpreterPoolExecutor)
 
 
 _THREAD_PATCHES = (

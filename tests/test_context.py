@@ -16,6 +16,7 @@ from opentelemetry import context, trace
 from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY
 
 import otel_llm
+from otel_llm import attribution, validators
 from otel_llm.patching import PATCHERS
 
 tracer = trace.get_tracer("app")
@@ -168,3 +169,38 @@ def test_submit_passes_fn_and_layers_keywords_to_the_task(instrumented):
     with ThreadPoolExecutor(max_workers=1) as pool, otel_llm.attributes(feature="f"):
         assert pool.submit(task, fn="a").result() == ("a", None)
         assert pool.submit(task, layers="b").result() == (None, "b")
+
+
+def test_a_pool_thread_started_inside_a_layer_does_not_keep_it_for_later_tasks(instrumented, openai_client):
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with (
+            otel_llm.attributes(feature="alice-feature", user_id="alice"),
+            otel_llm.expect(validators.json(), on_fail="raise"),
+        ):
+            pool.submit(lambda: None).result()  # the pool's only thread starts here
+        pool.submit(_ask, openai_client, 2).result()  # not JSON: must not raise
+    span = instrumented.only_span()
+    assert "otel_llm.feature" not in span.attributes and "user.id" not in span.attributes
+
+
+async def test_run_in_executor_tasks_get_the_callers_layers_not_the_threads_first(
+    instrumented, openai_client
+):
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with otel_llm.attributes(feature="first"):
+            await loop.run_in_executor(pool, lambda: None)
+        await loop.run_in_executor(pool, _ask, openai_client, 2)
+        with otel_llm.attributes(feature="second"):
+            await loop.run_in_executor(pool, _ask, openai_client, 2)
+    plain, second = instrumented.genai_spans()
+    assert "otel_llm.feature" not in plain.attributes
+    assert second.attributes["otel_llm.feature"] == "second"
+
+
+def test_a_pool_task_never_sees_a_layer_an_earlier_task_left_entered(instrumented):
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(lambda: otel_llm.attributes(feature="left-open").__enter__()).result()
+        assert pool.submit(attribution.current).result() == {}
+        with otel_llm.attributes(tenant="acme"):
+            assert pool.submit(attribution.current).result() == {"otel_llm.tenant": "acme"}
