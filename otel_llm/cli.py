@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import importlib.metadata
 import json
+import math
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -40,8 +41,8 @@ def positive_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("give a number of seconds above 0")
+    if not (value > 0 and math.isfinite(value)):  # NaN fails `> 0`
+        raise argparse.ArgumentTypeError("give a finite number of seconds above 0")
     return value
 
 

@@ -6,6 +6,7 @@ setting and what it accepts, at `instrument()` time, never in the middle of a pr
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -160,9 +161,9 @@ def _parse_rates(name: str, model: str, raw: Any) -> ModelRates:
         )
     values: dict[str, float] = {}
     for key, value in raw.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
             raise ConfigError(
-                f"{name}[{model!r}].{key}={value!r} is not valid; give a number >= 0 (USD per 1M tokens)"
+                f"{name}[{model!r}].{key}={value!r} is not valid; give a finite number >= 0 (USD per 1M tokens)"
             )
         values[key] = float(value)
     for required in ("input_mtok", "output_mtok"):
@@ -368,7 +369,9 @@ def _number(name: str, raw: Any, low: float, high: float | None, kind: type = fl
         if isinstance(raw, bool):
             raise ValueError
         value = kind(raw)
-    except (TypeError, ValueError):
+        if not math.isfinite(value):  # NaN passes every range check below
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{name}={raw!r} is not valid; give a number") from None
     if value < low or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f">= {low}"

@@ -289,6 +289,9 @@ class Probe:
 
 def probe_otlp_http(url: str, headers: Sequence[tuple[str, str]], timeout: float) -> Probe:
     """POSTs an empty export request: an OTLP receiver accepts it (2xx), anything else tells."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        # The HTTP exporter cannot send to it at all, whatever listens there.
+        return Probe(PROBLEM, "is not an http:// or https:// URL", "is not an http:// or https:// URL")
     request = urllib.request.Request(
         url,
         data=b"",
@@ -331,6 +334,10 @@ def probe_tcp(endpoint: str, timeout: float) -> Probe:
 
 
 _EXPORT_ADVICE = {
+    "is not an http:// or https:// URL": (
+        "write the endpoint as a URL with its scheme, e.g. OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 "
+        "(https:// when the collector serves TLS)"
+    ),
     "unreachable": (
         "start the collector (`docker compose up -d` in the otel-llm repository, or `make demo`), "
         "or set OTEL_EXPORTER_OTLP_ENDPOINT to where your collector listens"

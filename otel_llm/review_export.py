@@ -148,6 +148,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LAST_NS = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1) * 1000
 NO_SAMPLES_HINT = (
     "review samples are emitted only when content capture is `sampled` or `all` "
     "(OTEL_LLM_CAPTURE_CONTENT) and the sample rate (OTEL_LLM_SAMPLE_RATE) is above 0"
@@ -188,7 +189,10 @@ def _time_bound(text: str) -> datetime | timedelta:
     """A duration before now (30m, 24h, 7d, 2w) or an ISO 8601 time (UTC when no offset)."""
     match = _DURATION.match(text.strip())
     if match:
-        return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+        seconds = float(match[1]) * _UNIT_SECONDS[match[2]]
+        if seconds > (datetime.now(UTC) - datetime.min.replace(tzinfo=UTC)).total_seconds():
+            raise argparse.ArgumentTypeError(f"{text!r} reaches back before the year 1")
+        return timedelta(seconds=seconds)
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -287,6 +291,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 # -- reading collector files -----------------------------------------------------------------------
 
 
+def _time_ns(value: Any) -> int:
+    """A record's time in nanoseconds since the epoch; ValueError when no datetime can hold it."""
+    time_ns = int(value or 0)
+    if not 0 <= time_ns <= _LAST_NS:
+        raise ValueError(f"time {value!r} is out of range")
+    return time_ns
+
+
 def _samples_in_request(request: Any) -> list[Sample]:
     """The review samples in one OTLP/JSON ExportLogsServiceRequest; raises on a malformed one."""
     if not isinstance(request, dict) or not isinstance(request.get("resourceLogs"), list):
@@ -301,7 +313,7 @@ def _samples_in_request(request: Any) -> list[Sample]:
                 body = otlp_value(record.get("body", {}))
                 found.append(
                     Sample(
-                        time_ns=int(record.get("timeUnixNano") or record.get("observedTimeUnixNano") or 0),
+                        time_ns=_time_ns(record.get("timeUnixNano") or record.get("observedTimeUnixNano")),
                         service=str(resource.get(SERVICE_NAME) or ""),
                         environment=str(resource.get(ENVIRONMENT) or ""),
                         trace_id=str(record.get("traceId") or "").lower(),
@@ -382,7 +394,7 @@ def _sample_from_loki(timestamp: str, line: str, labels: dict[str, str]) -> Samp
         if value not in (None, ""):
             attributes[name] = value
     return Sample(
-        time_ns=int(timestamp),
+        time_ns=_time_ns(timestamp),
         service=labels.get(_loki_name(SERVICE_NAME), ""),
         environment=labels.get(_loki_name(ENVIRONMENT), "") or labels.get("deployment_environment", ""),
         trace_id=labels.get("trace_id", "").lower(),
@@ -576,6 +588,11 @@ def _ns(bound: datetime | timedelta, now: datetime) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
+def _equals(value: Any, wanted: str) -> bool:
+    # attributes(prompt_version=3) is exported as a number; Loki gives every label as a string
+    return value is not None and str(value) == wanted
+
+
 def select(
     samples: Iterable[Sample], args: argparse.Namespace, since_ns: int | None, until_ns: int | None
 ) -> list[Sample]:
@@ -588,9 +605,11 @@ def select(
         attributes = sample.attributes
         if args.service is not None and sample.service != args.service:
             continue
-        if args.feature is not None and attributes.get(sc.FEATURE) != args.feature:
+        if args.feature is not None and not _equals(attributes.get(sc.FEATURE), args.feature):
             continue
-        if args.prompt_version is not None and attributes.get(sc.PROMPT_VERSION) != args.prompt_version:
+        if args.prompt_version is not None and not _equals(
+            attributes.get(sc.PROMPT_VERSION), args.prompt_version
+        ):
             continue
         if since_ns is not None and sample.time_ns < since_ns:
             continue

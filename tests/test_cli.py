@@ -227,6 +227,23 @@ def test_unreachable_collector_is_a_problem_with_advice():
     assert f"probing {endpoint}/v1/traces ..." in result.progress
 
 
+def test_an_endpoint_without_a_scheme_is_a_problem_even_when_a_receiver_listens(otlp_stand_in):
+    """The HTTP exporter cannot send to `host:port`: advise the scheme, not starting a collector."""
+    endpoint = otlp_stand_in.url.removeprefix("http://")
+    result = doctor(environment(OTEL_EXPORTER_OTLP_ENDPOINT=endpoint))
+    exporters = assert_only_problem(result, "exporters")
+    assert exporters["summary"] == "traces, metrics, logs: OTLP endpoint is not an http:// or https:// URL"
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318" in exporters["advice"]
+    assert "start the collector" not in exporters["advice"]
+    assert otlp_stand_in.requests == []
+
+
+def test_a_nan_timeout_is_a_usage_error():
+    result = run(["doctor", "--timeout", "nan"], environment())
+    assert result.returncode == 2
+    assert "give a finite number of seconds above 0" in result.stderr
+
+
 def test_an_endpoint_that_is_not_an_otlp_receiver_is_a_problem():
     not_otlp = HttpStandIn(lambda headers: 404)
     try:

@@ -58,10 +58,19 @@ def test_keyword_price_overrides_merge_over_file(tmp_path):
             "OTEL_SDK_DISABLED='maybe' is not valid; accepted values: true, false",
         ),
         ({"colour": "red"}, {}, "unknown setting(s) ['colour']"),
-        ({"price_overrides": {"m": {"input_mtok": -1, "output_mtok": 1}}}, {}, "give a number >= 0"),
+        ({"price_overrides": {"m": {"input_mtok": -1, "output_mtok": 1}}}, {}, "give a finite number >= 0"),
         ({"price_overrides": {"m": {"input_mtok": 1}}}, {}, "needs output_mtok"),
         ({"price_overrides": {"m": {"input": 1, "output_mtok": 1}}}, {}, "unknown key(s) ['input']"),
         ({}, {"OTEL_LLM_CONFIG": "/nonexistent/otel-llm.toml"}, "no such file"),
+        # NaN passes every range check: without its own check it reached the content worker
+        ({"sample_rate": float("nan")}, {}, "sample_rate=nan is not valid; give a number"),
+        ({}, {"OTEL_LLM_SAMPLE_RATE": "nan"}, "OTEL_LLM_SAMPLE_RATE='nan' is not valid"),
+        (
+            {},
+            {"OTEL_LLM_REDACT_SCORE_THRESHOLD": "NaN"},
+            "OTEL_LLM_REDACT_SCORE_THRESHOLD='NaN' is not valid",
+        ),
+        ({"price_overrides": {"m": {"input_mtok": float("inf"), "output_mtok": 1}}}, {}, "is not valid"),
     ],
 )
 def test_bad_values_raise_clear_errors(overrides, environ, message):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -312,12 +313,40 @@ def test_malformed_lines_are_skipped_and_counted(exported, tmp_path, capsys):
         "[1, 2]",
         '{"resourceLogs": [{"scopeLogs": 7}]}',
         exported.lines[0][:50],
+        # a time past the year 9999, which no datetime can hold
+        re.sub(r'"timeUnixNano": ?"\d+"', '"timeUnixNano": "999999999999999999999999"', _a_review_line(exported)),
     ]
     logs = exported.write(tmp_path / "logs.jsonl", extra=bad)
     code, stdout, stderr = export(str(logs), capsys=capsys)
     assert code == 0
     assert len(read_jsonl_rows(stdout)) == 5
-    assert "skipped 5 malformed line(s)" in stderr
+    assert "skipped 6 malformed line(s)" in stderr
+
+
+def _a_review_line(exported: Exported) -> str:
+    """One collector output line holding a single review sample record."""
+    resource, scope, record = next(
+        r for r in exported.records if r[2].get("eventName") == "otel_llm.review.sample"
+    )
+    return json.dumps(
+        {"resourceLogs": [{"resource": resource, "scopeLogs": [{"scope": scope, "logRecords": [record]}]}]}
+    )
+
+
+def test_a_numeric_feature_or_prompt_version_matches_its_filter(exported, tmp_path, capsys):
+    """attributes(feature=7, prompt_version=3) are exported as numbers; the filters take text."""
+    request = json.loads(_a_review_line(exported))
+    record = request["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]
+    numbers = {"otel_llm.feature": {"intValue": "7"}, "otel_llm.prompt.version": {"intValue": "3"}}
+    record["attributes"] = [a for a in record["attributes"] if a["key"] not in numbers] + [
+        {"key": key, "value": value} for key, value in numbers.items()
+    ]
+    logs = tmp_path / "numbers.jsonl"
+    logs.write_text(json.dumps(request) + "\n")
+    code, stdout, stderr = export(str(logs), "--feature", "7", "--prompt-version", "3", capsys=capsys)
+    assert code == 0, stderr
+    [row] = read_jsonl_rows(stdout)
+    assert (row["feature"], row["prompt_version"]) == ("7", "3")
 
 
 def test_progress_every_10000_lines_and_quiet_silences_it(exported, tmp_path, capsys):
@@ -365,6 +394,15 @@ def test_usage_errors_exit_2(exported, tmp_path, capsys):
         review_export.main([logs, "--since", "yesterday"])
     assert exit_info.value.code == 2
     assert "--since" in capsys.readouterr().err
+    for bad in (
+        ["--since", "99999999999d"],
+        ["--until", "9999999d"],
+        ["--loki", "http://127.0.0.1:9", "--timeout", "nan"],
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            review_export.main([logs, *bad])
+        assert exit_info.value.code == 2, bad
+        assert bad[-2] in capsys.readouterr().err
     existing = tmp_path / "reviewed.csv"
     existing.write_text("scores\n")
     code, _, stderr = export(logs, "-o", str(existing), capsys=capsys)
