@@ -98,12 +98,17 @@ def _run_with(layers: Layers, fn: Callable[..., Any], /, *args: Any, **kwargs: A
             var.reset(token)
 
 
+# False once uninstrumented: our wrappers then pass through (see stop_carrying_into_threads).
+_carrying = False
+
 # Set while ThreadPoolExecutor.submit runs: the threads it starts serve every later task, so they
 # must not keep the layers of the task that happened to start them.
 _submitting = threading.local()
 
 
 def _thread_start(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    if not _carrying:
+        return wrapped(*args, **kwargs)
     layers = _captured()
     if any(value for _, value in layers) and not getattr(_submitting, "active", False):
         # An instance attribute, so subclasses that override run() are covered too.
@@ -112,7 +117,7 @@ def _thread_start(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 
 
 def _executor_submit(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    if not args or _pickles_tasks(instance):
+    if not _carrying or not args or _pickles_tasks(instance):
         return wrapped(*args, **kwargs)
     # Even with no layer here: the task must not see what an earlier task left on its thread.
     task = functools.partial(_run_with, _captured(), args[0])
@@ -134,20 +139,27 @@ _THREAD_PATCHES = (
     (threading.Thread, "start", _thread_start),
     (ThreadPoolExecutor, "submit", _executor_submit),
 )
-_originals: list[tuple[Any, str, Any]] = []
+# (owner, name) -> (the original, our wrapper) while our wrapper is on the class.
+_installed: dict[tuple[type, str], tuple[Any, Any]] = {}
 
 
 def carry_into_threads() -> None:
     """Idempotent: patch Thread.start and ThreadPoolExecutor.submit (not ProcessPoolExecutor,
     whose tasks are pickled)."""
-    if _originals:
-        return
-    for owner, name, wrapper in _THREAD_PATCHES:
-        _originals.append((owner, name, vars(owner)[name]))
-        wrapt.wrap_function_wrapper(owner, name, wrapper)
+    global _carrying
+    _carrying = True
+    for owner, name, hook in _THREAD_PATCHES:
+        if (owner, name) not in _installed:
+            original = vars(owner)[name]
+            _installed[owner, name] = (original, wrapt.wrap_function_wrapper(owner, name, hook))
 
 
 def stop_carrying_into_threads() -> None:
-    while _originals:
-        owner, name, original = _originals.pop()
-        setattr(owner, name, original)
+    global _carrying
+    _carrying = False
+    for (owner, name), (original, ours) in list(_installed.items()):
+        # Another library may have wrapped ours since: restoring the original would drop its patch
+        # too, so then ours stays, passing through.
+        if vars(owner).get(name) is ours:
+            setattr(owner, name, original)
+            del _installed[owner, name]

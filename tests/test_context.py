@@ -204,3 +204,27 @@ def test_a_pool_task_never_sees_a_layer_an_earlier_task_left_entered(instrumente
         assert pool.submit(attribution.current).result() == {}
         with otel_llm.attributes(tenant="acme"):
             assert pool.submit(attribution.current).result() == {"otel_llm.tenant": "acme"}
+
+
+def test_uninstrument_keeps_thread_patches_another_library_added_after_ours(telemetry):
+    seen = []
+
+    def other_library(wrapped, instance, args, kwargs):
+        seen.append(wrapped.__name__)
+        return wrapped(*args, **kwargs)
+
+    otel_llm.instrument()
+    wrapt.wrap_function_wrapper(threading.Thread, "start", other_library)
+    wrapt.wrap_function_wrapper(ThreadPoolExecutor, "submit", other_library)
+    try:
+        otel_llm.uninstrument()
+        with ThreadPoolExecutor(max_workers=1) as pool, otel_llm.attributes(feature="f"):
+            assert pool.submit(attribution.current).result() == {}  # ours passes through
+        assert seen == ["submit", "start"]
+    finally:
+        for owner, name in ((threading.Thread, "start"), (ThreadPoolExecutor, "submit")):
+            setattr(owner, name, vars(owner)[name].__wrapped__)  # ours again, then the original
+        otel_llm.instrument()
+        otel_llm.uninstrument()
+    assert not hasattr(vars(threading.Thread)["start"], "__wrapped__")
+    assert not hasattr(vars(ThreadPoolExecutor)["submit"], "__wrapped__")
