@@ -24,6 +24,12 @@ import wrapt
 # Every layer's context variable (registered by the subclasses).
 _LAYER_VARS: list[contextvars.ContextVar[Any]] = []
 
+# The layers entered with `with` and their tokens, per context (not on the layer object), so one
+# object, e.g. a module-level `SUPPORT = otel_llm.attributes(...)`, serves concurrent tasks and threads.
+_ENTERED: contextvars.ContextVar[tuple[tuple[Any, contextvars.Token[Any]], ...]] = contextvars.ContextVar(
+    "otel_llm_entered_layers", default=()
+)
+
 
 class ContextLayer:
     """Subclasses set `_var` (the context variable) and implement `_add(current) -> new value`."""
@@ -39,11 +45,16 @@ class ContextLayer:
         raise NotImplementedError
 
     def __enter__(self) -> Any:
-        self.__dict__.setdefault("_tokens", []).append(self._var.set(self._add(self._var.get())))
+        token = self._var.set(self._add(self._var.get()))
+        _ENTERED.set((*_ENTERED.get(), (self, token)))
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._var.reset(self._tokens.pop())
+        entered = _ENTERED.get()
+        # Its latest entry, found by identity: a generator's block may have been left open across a yield.
+        index = max(i for i, (layer, _) in enumerate(entered) if layer is self)
+        _ENTERED.set(entered[:index] + entered[index + 1 :])
+        self._var.reset(entered[index][1])
 
     async def __aenter__(self) -> Any:
         return self.__enter__()

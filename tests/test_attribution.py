@@ -4,12 +4,13 @@ never user ids; following asyncio tasks; selecting validation rules and per-feat
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from conftest import points
 
 import otel_llm
-from otel_llm import attribution
+from otel_llm import attribution, validators
 from otel_llm.guards import Budget, BudgetExceededError
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -169,3 +170,49 @@ def test_expectations_follow_threads_and_threads_start_clean_after_uninstrument(
         thread.start()
         thread.join()
     assert results == ["raised", None]
+
+
+SUPPORT = otel_llm.attributes(feature="support")
+
+
+async def test_one_attributes_object_can_be_used_by_concurrent_tasks(instrumented, async_openai_client):
+    second_inside, first_left = asyncio.Event(), asyncio.Event()
+
+    async def handler(entered: asyncio.Event | None, wait_for: asyncio.Event):
+        with SUPPORT:
+            if entered:
+                entered.set()
+            await wait_for.wait()  # the first task in leaves first
+            await async_openai_client.chat.completions.create(
+                model="gpt-4o-mini", messages=MESSAGES, max_tokens=5
+            )
+        first_left.set()
+
+    await asyncio.gather(handler(None, second_inside), handler(second_inside, first_left))
+    assert [s.attributes["otel_llm.feature"] for s in instrumented.genai_spans()] == ["support"] * 2
+    assert attribution.current() == {}
+
+
+def test_one_expect_object_can_be_used_by_concurrent_threads(instrumented, openai_client):
+    must_be_json = otel_llm.expect(validators.json(), on_fail="raise")
+    first_inside, second_inside, first_left = threading.Event(), threading.Event(), threading.Event()
+    errors = []
+
+    def handler(entered: threading.Event, wait_for: threading.Event):
+        try:
+            with must_be_json:
+                entered.set()
+                wait_for.wait(5)  # the first thread in leaves first
+                _chat(openai_client, "not json")
+        except Exception as exc:
+            errors.append(type(exc).__name__)
+        first_left.set()
+
+    first = threading.Thread(target=handler, args=(first_inside, second_inside))
+    second = threading.Thread(target=handler, args=(second_inside, first_left))
+    first.start()
+    first_inside.wait(5)
+    second.start()
+    first.join()
+    second.join()
+    assert errors == ["OutputValidationError"] * 2
