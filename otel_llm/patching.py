@@ -14,6 +14,8 @@ import sys
 from typing import Any
 
 import wrapt
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 
 from . import telemetry
 from .wrapper import (
@@ -104,7 +106,7 @@ class ProviderPatcher:
             )
         setattr(wrapper, _OUR_WRAPPER, True)
         wrapt.wrap_function_wrapper(owner, attribute, wrapper)
-        self._patched.append((owner, attribute, original))
+        self._patched.append((owner, attribute, original, vars(owner)[attribute]))
 
     def instrument(self) -> None:
         """Idempotent. Nothing of the SDK is imported here: patching waits for the app's import,
@@ -129,21 +131,48 @@ class ProviderPatcher:
         self._generation += 1
         self.active = False
         while self._patched:
-            owner, attribute, original = self._patched.pop()
-            setattr(owner, attribute, original)
+            owner, attribute, original, ours = self._patched.pop()
+            if vars(owner).get(attribute) is ours:
+                setattr(owner, attribute, original)
+            else:
+                # Another library wrapped it after us: restoring would remove its patch too.
+                logger.debug("otel-llm: %s.%s was patched again after us; left in place", owner, attribute)
         self.conflicts.clear()
+
+
+class _PropagateOnlyTracer(trace.NoOpTracer):
+    """Its spans record nothing and carry the current span's context: the SDK still sends that
+    context as `traceparent`, which then names our GenAI span."""
+
+    def start_span(
+        self, name: str, context: otel_context.Context | None = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        return trace.NonRecordingSpan(trace.get_current_span(context).get_span_context())
+
+
+_PROPAGATE_ONLY = _PropagateOnlyTracer()
 
 
 class AnthropicPatcher(ProviderPatcher):
     def _patch_sdk(self) -> None:
         super()._patch_sdk()
-        # anthropic 2.x opens its own span per call once a tracer provider exists; ours replaces it
-        # (exactly one GenAI span per call), so its tracer is hidden while we instrument.
+        # anthropic 2.x opens its own span per call once a tracer provider exists. Inside the calls
+        # we trace, ours replaces it (exactly one GenAI span per call) but the SDK still propagates
+        # the trace context; every other call (beta, batches, count_tokens) keeps the SDK's span.
         found = _resolve("anthropic._base_client", "BaseClient._tracer")
         if found is not None:
             owner, attribute = found
-            self._patched.append((owner, attribute, vars(owner)[attribute]))
-            setattr(owner, attribute, property(lambda client: None))
+            sdk_tracer = vars(owner)[attribute]
+
+            def tracer(client: Any) -> Any:
+                own = sdk_tracer.__get__(client, type(client))
+                if own is None or otel_context.get_value(telemetry.INVOCATION_KEY) is None:
+                    return own
+                return _PROPAGATE_ONLY
+
+            ours = property(tracer)
+            setattr(owner, attribute, ours)
+            self._patched.append((owner, attribute, sdk_tracer, ours))
 
 
 PATCHERS: dict[str, ProviderPatcher] = {
