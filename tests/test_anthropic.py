@@ -49,6 +49,24 @@ def test_messages_create_counts_cache_tokens_inside_input(instrumented, anthropi
     ]
 
 
+@pytest.mark.parametrize("capture_content", ["off", "all"])
+def test_one_shot_iterables_reach_the_sdk_unread(capture, anthropic_client, mock, capture_content):
+    # The SDK types messages, tools and system as Iterable: a generator must still be sent in full.
+    capture(capture_content=capture_content)
+    message = anthropic_client.messages.create(
+        model="claude-haiku-4-5",
+        max_tokens=100,
+        messages=iter(MESSAGES),
+        tools=(t for t in TOOLS),
+        system=iter([{"type": "text", "text": "Be brief."}]),
+    )
+    body = mock.requests[-1]["json"]
+    assert body["messages"] == MESSAGES
+    assert body["tools"] == TOOLS
+    assert body["system"] == [{"type": "text", "text": "Be brief."}]
+    assert message.stop_reason == "tool_use"
+
+
 async def test_async_messages_create(instrumented, async_anthropic_client):
     message = await async_anthropic_client.messages.create(
         model="claude-haiku-4-5", max_tokens=100, messages=MESSAGES

@@ -96,6 +96,24 @@ def test_n_choices_and_tool_calls(instrumented, openai_client):
     assert result.choices[0].message.tool_calls[0].function.name == "get_weather"
 
 
+@pytest.mark.parametrize("capture_content", ["off", "all"])
+def test_one_shot_iterables_reach_the_sdk_unread(capture, openai_client, mock, capture_content):
+    # The SDK types messages and tools as Iterable: a generator must still be sent in full.
+    capture(capture_content=capture_content)
+    result = openai_client.chat.completions.create(
+        model="gpt-4o", messages=iter(MESSAGES), tools=(t for t in TOOLS)
+    )
+    body = mock.requests[-1]["json"]
+    assert body["messages"] == MESSAGES
+    assert body["tools"] == TOOLS
+    assert result.choices[0].finish_reason == "tool_calls"
+    response = openai_client.responses.create(
+        model="gpt-4o", input="hi", tools=iter([{"type": "function", **TOOLS[0]["function"]}])
+    )
+    assert len(mock.requests[-1]["json"]["tools"]) == 1
+    assert response.output[0].type == "function_call"
+
+
 @pytest.mark.parametrize("include_usage", [True, False])
 def test_stream_keeps_type_and_records_usage(instrumented, openai_client, include_usage):
     kwargs = {"stream_options": {"include_usage": True}} if include_usage else {}

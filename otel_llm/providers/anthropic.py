@@ -95,7 +95,7 @@ class Messages(Adapter):
 
     def output_schemas(self, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         tools = {}
-        for tool in kwargs.get("tools") or ():
+        for tool in items(kwargs.get("tools")):  # never another iterable: the SDK has yet to read it
             if isinstance(tool, dict) and tool.get("type") in (None, "custom"):
                 schema = tool.get("input_schema")
                 if isinstance(schema, dict):

@@ -153,7 +153,7 @@ class ChatCompletions(Adapter):
             spec = response_format.get("json_schema")
             schema = spec.get("schema") if isinstance(spec, dict) else None
         tools = {}
-        for tool in kwargs.get("tools") or ():
+        for tool in items(kwargs.get("tools")):  # never another iterable: the SDK has yet to read it
             function = tool.get("function") if isinstance(tool, dict) else None
             if isinstance(function, dict) and isinstance(function.get("parameters"), dict):
                 tools[str(function.get("name"))] = function["parameters"]
