@@ -52,7 +52,10 @@ class ContextLayer:
     def __exit__(self, *exc: Any) -> None:
         entered = _ENTERED.get()
         # Its latest entry, found by identity: a generator's block may have been left open across a yield.
-        index = max(i for i, (layer, _) in enumerate(entered) if layer is self)
+        mine = [i for i, (layer, _) in enumerate(entered) if layer is self]
+        if not mine:  # entered in another context (a generator resumed from another thread)
+            return
+        index = mine[-1]
         _ENTERED.set(entered[:index] + entered[index + 1 :])
         self._var.reset(entered[index][1])
 
@@ -64,6 +67,60 @@ class ContextLayer:
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         var, add = self._var, self._add
+
+        # Generators run their body step by step, each time the consumer resumes them: the layer is
+        # set around each step (send, throw and close are passed on, so the body sees them as usual).
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def generator_wrapper(*args: Any, **kwargs: Any) -> Any:
+                step = _Step(var, add)
+                generator = fn(*args, **kwargs)
+                resume = functools.partial(generator.send, None)
+                while True:
+                    with step:
+                        try:
+                            item = resume()
+                        except StopIteration as stop:
+                            return stop.value
+                    try:
+                        sent = yield item
+                    except GeneratorExit:
+                        with step:
+                            generator.close()
+                        raise
+                    except BaseException as exc:
+                        resume = functools.partial(generator.throw, exc)
+                    else:
+                        resume = functools.partial(generator.send, sent)
+
+            return generator_wrapper
+
+        if inspect.isasyncgenfunction(fn):
+
+            @functools.wraps(fn)
+            async def async_generator_wrapper(*args: Any, **kwargs: Any) -> Any:
+                step = _Step(var, add)
+                generator = fn(*args, **kwargs)
+                resume = functools.partial(generator.asend, None)
+                while True:
+                    with step:
+                        try:
+                            item = await resume()
+                        except StopAsyncIteration:
+                            return
+                    try:
+                        sent = yield item
+                    except GeneratorExit:
+                        with step:
+                            await generator.aclose()
+                        raise
+                    except BaseException as exc:
+                        resume = functools.partial(generator.athrow, exc)
+                    else:
+                        resume = functools.partial(generator.asend, sent)
+
+            return async_generator_wrapper
 
         if inspect.iscoroutinefunction(fn):
 
@@ -86,6 +143,29 @@ class ContextLayer:
                 var.reset(token)
 
         return wrapper
+
+
+_NO_STEP_YET = object()
+
+
+class _Step:
+    """The layer around one step of a decorated generator, on top of what the consumer has then."""
+
+    def __init__(self, var: contextvars.ContextVar[Any], add: Callable[[Any], Any]) -> None:
+        self.var, self.add = var, add
+        self.outer: Any = _NO_STEP_YET  # the consumer's value at the last step
+        self.inner: Any = None  # the value when the last step ended
+
+    def __enter__(self) -> None:
+        outer = self.var.get()
+        # A block the body entered itself stays open across its yields (unless the consumer's
+        # layers changed in between: then the layer goes on top of those).
+        self.token = self.var.set(self.inner if outer is self.outer else self.add(outer))
+        self.outer = outer
+
+    def __exit__(self, *exc: Any) -> None:
+        self.inner = self.var.get()
+        self.var.reset(self.token)
 
 
 # -- into threads ------------------------------------------------------------------------------------

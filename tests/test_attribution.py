@@ -4,6 +4,7 @@ never user ids; following asyncio tasks; selecting validation rules and per-feat
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 
 import pytest
@@ -216,3 +217,106 @@ def test_one_expect_object_can_be_used_by_concurrent_threads(instrumented, opena
     first.join()
     second.join()
     assert errors == ["OutputValidationError"] * 2
+
+
+def test_a_decorated_generator_has_the_layer_in_every_step_and_keeps_send_throw_close(
+    instrumented, openai_client
+):
+    @otel_llm.attributes(feature="sync-gen")
+    def replies():
+        received = yield _chat(openai_client)
+        with otel_llm.attributes(prompt_version="v2"):  # a block of the body's own across yields
+            yield received
+            yield _chat(openai_client)
+        return "done"
+
+    gen = replies()
+    next(gen)
+    assert attribution.current() == {}  # the layer stays inside the generator
+    assert gen.send("sent") == "sent"
+    next(gen)
+    with pytest.raises(StopIteration) as stop:
+        next(gen)
+    assert stop.value.value == "done"
+    first, second = instrumented.genai_spans()
+    assert first.attributes["otel_llm.feature"] == "sync-gen"
+    assert "otel_llm.prompt.version" not in first.attributes
+    assert second.attributes["otel_llm.feature"] == "sync-gen"
+    assert second.attributes["otel_llm.prompt.version"] == "v2"
+
+    closed = []
+
+    @otel_llm.attributes(feature="f")
+    def handles_errors():
+        try:
+            yield 1
+        except KeyError:
+            yield attribution.feature()
+        finally:
+            closed.append(attribution.feature())
+
+    gen = handles_errors()
+    next(gen)
+    assert gen.throw(KeyError()) == "f"
+    gen.close()
+    assert closed == ["f"]
+
+
+async def test_a_decorated_async_generator_has_the_layer_in_every_step(instrumented, async_openai_client):
+    closed = []
+
+    async def chat():
+        return await async_openai_client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, max_tokens=5
+        )
+
+    @otel_llm.attributes(feature="async-gen")
+    async def replies():
+        try:
+            received = yield await chat()
+            yield received
+            yield await chat()
+            yield "not thrown"
+        except KeyError:
+            yield "thrown"
+        finally:
+            closed.append(attribution.feature())
+
+    gen = replies()
+    await gen.__anext__()
+    assert attribution.current() == {}
+    assert await gen.asend("sent") == "sent"
+    await gen.__anext__()
+    assert await gen.athrow(KeyError()) == "thrown"
+    await gen.aclose()
+    assert closed == ["async-gen"]
+    assert [s.attributes.get("otel_llm.feature") for s in instrumented.genai_spans()] == ["async-gen"] * 2
+
+
+def test_expect_raise_on_a_generator_function_checks_its_calls(instrumented, openai_client):
+    @otel_llm.expect(validators.json(), on_fail="raise")
+    def replies():
+        yield _chat(openai_client, "not json")
+
+    with pytest.raises(otel_llm.OutputValidationError):
+        list(replies())
+
+
+def test_a_decorated_generator_resumed_from_other_threads_never_raises(instrumented, openai_client):
+    @otel_llm.attributes(feature="streamed")
+    def replies():
+        with otel_llm.attributes(prompt_version="v2"):  # left in another thread than it was entered
+            yield _chat(openai_client)
+            yield _chat(openai_client)
+
+    def in_a_new_thread(step):  # each step in a copy of the caller's context, as anyio does
+        context, results = contextvars.copy_context(), []
+        thread = threading.Thread(target=lambda: results.append(context.run(step)))
+        thread.start()
+        thread.join()
+        return results[0]
+
+    gen = replies()
+    while in_a_new_thread(lambda: next(gen, None)) is not None:
+        pass
+    assert [s.attributes["otel_llm.feature"] for s in instrumented.genai_spans()] == ["streamed"] * 2
