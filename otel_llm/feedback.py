@@ -5,7 +5,7 @@
     otel_llm.report_issue(response.id, category="wrong_answer", description=text)
 
 The target is the SDK's response object, a response id, a span or span context, or (omitted) the
-last provider call made in this context. Each gives an event (`otel_llm.feedback`,
+last provider call of the current thread or asyncio task. Each gives an event (`otel_llm.feedback`,
 `otel_llm.issue.report`) linked to the call's trace when its span context is known here, and always
 carrying `gen_ai.response.id` when the id is known, so feedback handled later in another process
 (a thumbs-down from the browser) still joins the call by response id. Metrics count feedback and
@@ -27,7 +27,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext
 
-from . import attribution
+from . import attribution, scoping
 from . import semconv as sc
 
 __all__ = ["record_feedback", "report_issue"]
@@ -61,6 +61,8 @@ class CallRef:
 _LAST_CALL: contextvars.ContextVar[CallRef | None] = contextvars.ContextVar(
     "otel_llm_last_call", default=None
 )
+# A pool task must not give feedback to the call an earlier task on its thread made.
+scoping.fresh_in_each_task(_LAST_CALL, None)
 
 
 class _RecentCalls:
@@ -150,6 +152,10 @@ def record_feedback(
     1-5 stars), a label ("thumbs_down", "accepted", ...), the seconds the user spent editing the
     output, and a free-text comment (content: exported only redacted, and only with capture on).
 
+    Without a target, the feedback goes to the last provider call of the current thread or asyncio
+    task (a thread pool task starts with none). A sync server that reuses its threads for requests
+    keeps that call from one request to the next: there, pass the response or its id.
+
     Raises ValueError/TypeError for bad arguments (nothing given, a score that is not a finite
     number, no target and no call made in this context); otherwise never raises.
     """
@@ -191,7 +197,8 @@ def report_issue(
     prompt_version: str | None = None,
 ) -> None:
     """Report a quality issue with a call (the user support path): a category the team chooses
-    ("wrong_answer", "harmful", "formatting", ...) and a description (content, like comments)."""
+    ("wrong_answer", "harmful", "formatting", ...) and a description (content, like comments).
+    The target as for record_feedback()."""
     if not isinstance(category, str) or not category.strip():
         raise ValueError("report_issue() needs a category (a non-empty string)")
     _check_text("description", description)

@@ -5,7 +5,8 @@ asyncio tasks and nests.
 Plain threads start with an empty context, so while instrumented, `threading.Thread.start` and
 `ThreadPoolExecutor.submit` carry these layers (and only these: the app's own context variables
 are left alone) into the thread or task they start. A pool's own threads carry none: each task
-runs with exactly its submitter's layers, none when it had none.
+runs with exactly its submitter's layers, none when it had none, and without the last call of an
+earlier task (`fresh_in_each_task`).
 """
 
 from __future__ import annotations
@@ -174,9 +175,19 @@ class _Step:
 Layers = tuple[tuple[contextvars.ContextVar[Any], Any], ...]
 
 
+# Context variables each pool task starts with empty, whatever earlier tasks on its thread set
+# (registered by their modules: the last call, the target of a bare record_feedback()).
+_FRESH_IN_EACH_TASK: list[tuple[contextvars.ContextVar[Any], Any]] = []
+
+
+def fresh_in_each_task(var: contextvars.ContextVar[Any], empty: Any) -> None:
+    _FRESH_IN_EACH_TASK.append((var, empty))
+
+
 def _captured() -> Layers:
-    """Every layer's value here (the default when none is in effect)."""
-    return tuple((var, var.get()) for var in _LAYER_VARS)
+    """Every layer's value here (the default when none is in effect), and the empty value of each
+    variable that starts fresh in each task."""
+    return (*((var, var.get()) for var in _LAYER_VARS), *_FRESH_IN_EACH_TASK)
 
 
 def _run_with(layers: Layers, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:

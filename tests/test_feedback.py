@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -85,6 +86,22 @@ def test_without_a_target_feedback_goes_to_the_last_call_of_this_context(capture
     thread.start()
     thread.join()
     assert errors and "no provider call was made in this context" in errors[0]
+
+
+def test_a_pool_task_never_gives_feedback_to_the_call_of_an_earlier_task(capture, openai_client):
+    capture()
+
+    def feedback_without_a_target():
+        try:
+            otel_llm.record_feedback(score=0)
+        except ValueError as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:  # both tasks run on the same thread
+        pool.submit(_chat, openai_client).result()
+        error = pool.submit(feedback_without_a_target).result()
+    assert error and "no provider call was made in this context" in error
+    assert events("otel_llm.feedback") == []
 
 
 def test_a_response_id_links_here_and_labels_come_from_arguments_elsewhere(capture, openai_client):
