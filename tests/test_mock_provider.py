@@ -723,6 +723,21 @@ def test_stream_error(oai: openai.OpenAI, ant: anthropic.Anthropic) -> None:
     assert ainfo.value.body["error"]["type"] == "overloaded_error"
 
 
+def test_response_failed(oai: openai.OpenAI) -> None:
+    headers = {"x-mock-fault": "response-failed"}
+    r = oai.responses.create(model="gpt-5", input=PROMPT, extra_headers=headers)
+    assert (r.status, r.error.code, r.output) == ("failed", "server_error", [])
+    assert PROMPT[:20] in r.error.message
+
+    events = list(oai.responses.create(model="gpt-5", input=PROMPT, stream=True, extra_headers=headers))
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert "response.completed" not in [e.type for e in events]
+    assert events[-1].type == "response.failed" and events[-1].response.error.code == "server_error"
+
+    with pytest.raises(openai.BadRequestError, match="/responses only"):
+        oai.chat.completions.create(model="gpt-5", messages=MESSAGES, extra_headers=headers)
+
+
 def test_slow_and_slow_chunks(mock: MockProvider) -> None:
     client = openai.OpenAI(base_url=mock.openai_base_url, api_key="x", max_retries=0, timeout=0.2)
     with pytest.raises(openai.APITimeoutError):

@@ -256,6 +256,36 @@ def test_responses_stream_helper(instrumented, openai_client):
     assert instrumented.only_span().attributes["gen_ai.usage.output_tokens"] == final.usage.output_tokens
 
 
+def test_responses_stream_error_event_records_the_error_code(capture, openai_client):
+    # openai yields the stream's `error` event instead of raising: the call still failed.
+    telemetry = capture(capture_content="all")
+    events = list(
+        openai_client.responses.create(
+            model="gpt-4o", input="Say hello", stream=True, extra_headers={"x-mock-fault": "stream-error"}
+        )
+    )
+    assert events[-1].type == "error"
+    a = telemetry.only_span().attributes
+    assert a["error.type"] == "server_error"
+    [event] = telemetry.content_events()
+    [output] = event.body["gen_ai.output.messages"]
+    assert output["finish_reason"] == "error"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_responses_failed_records_the_error_code(instrumented, openai_client, stream):
+    result = openai_client.responses.create(
+        model="gpt-4o", input="Say hello", stream=stream, extra_headers={"x-mock-fault": "response-failed"}
+    )
+    if stream:
+        assert list(result)[-1].type == "response.failed"
+    else:
+        assert result.status == "failed"
+    a = instrumented.only_span().attributes
+    assert a["error.type"] == "server_error"
+    assert a["gen_ai.response.finish_reasons"] == ("failed",)
+
+
 async def test_async_responses_stream(instrumented, async_openai_client):
     stream = await async_openai_client.responses.create(model="gpt-4o", input="Say hello", stream=True)
     events = [e async for e in stream]

@@ -7,6 +7,7 @@ tokens, which is what the GenAI conventions want.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .. import messages as m
@@ -474,6 +475,17 @@ def _usage_from_responses(inv: Invocation, usage: Any) -> None:
 
 
 _TERMINAL_RESPONSE_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+# An error code fit for `error.type` (bounded metric labels): OpenAI's are snake_case identifiers.
+_ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_ERROR_TYPE_OTHER = "_OTHER"  # the conventions' error.type for an error with no usable code
+
+
+def _failure(inv: Invocation, error: Any) -> None:
+    """Record a failure the API reports in its response rather than as an HTTP error: a stream's
+    `error` event (openai yields it instead of raising) or a response whose status is `failed`."""
+    code = field(error, "code")
+    found = isinstance(code, str) and _ERROR_CODE.fullmatch(code)
+    inv.response_attributes[sc.ERROR_TYPE] = code if found else _ERROR_TYPE_OTHER
 
 
 class Responses(Adapter):
@@ -501,6 +513,8 @@ class Responses(Adapter):
             inv.finish_reasons = [getattr(details, "reason", None) or "incomplete"]
         elif status:
             inv.finish_reasons = [status]
+            if status == "failed":
+                _failure(inv, getattr(result, "error", None))
         usage = getattr(result, "usage", None)
         if usage is not None:
             _usage_from_responses(inv, usage)
@@ -509,6 +523,8 @@ class Responses(Adapter):
         kind = chunk.type
         if kind in _TERMINAL_RESPONSE_EVENTS:
             self.response(inv, chunk.response)
+        elif kind == "error":
+            _failure(inv, chunk)
         elif inv.response_id is None and kind == "response.created":
             inv.response_id = chunk.response.id
             inv.response_model = chunk.response.model
@@ -716,7 +732,9 @@ class _ResponseStream:
                 parts.extend(self._parts(index))
             except Exception:
                 continue
-        return [m.output_message(parts, missing_finish_reason(inv))] if parts else []
+        failed = sc.ERROR_TYPE in inv.response_attributes  # an `error` event ended the stream
+        reason = "error" if failed else missing_finish_reason(inv)
+        return [m.output_message(parts, reason)] if parts else []
 
     def _parts(self, index: int) -> list[dict[str, Any]]:
         item = self.items.get(index)

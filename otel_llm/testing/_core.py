@@ -109,6 +109,7 @@ class FaultSpec:
     truncate: bool = False
     disconnect: bool = False
     stream_error: bool = False
+    response_failed: bool = False
 
 
 @lru_cache(maxsize=256)
@@ -116,7 +117,9 @@ def parse_fault(value: str) -> FaultSpec:
     """Parse a fault string; raises ``ValueError`` for unknown faults.
 
     Known parts: an HTTP status ``400``..``599`` (``429`` gets ``retry-after: 0``; ``429:SECONDS`` sets it),
-    ``slow:SECONDS``, ``slow-chunks:SECONDS``, ``malformed``, ``truncate``, ``disconnect``, ``stream-error``.
+    ``slow:SECONDS``, ``slow-chunks:SECONDS``, ``malformed``, ``truncate``, ``disconnect``, ``stream-error``,
+    ``response-failed`` (Responses API only: a response with status ``failed``; streams end with
+    ``response.failed`` after half the events).
     """
     kw: dict[str, Any] = {}
     for raw in value.split(","):
@@ -134,7 +137,7 @@ def parse_fault(value: str) -> FaultSpec:
             if seconds < 0:
                 raise ValueError(f"negative delay in fault {value!r}")
             kw["delay" if name == "slow" else "chunk_delay"] = seconds
-        elif name in ("malformed", "truncate", "disconnect", "stream-error") and not arg:
+        elif name in ("malformed", "truncate", "disconnect", "stream-error", "response-failed") and not arg:
             kw[name.replace("-", "_")] = True
         else:
             raise ValueError(f"unknown mock fault {raw.strip()!r} in {value!r}")
@@ -342,6 +345,7 @@ class _Ctx:
     reasoning: int
     overrides: Mapping[str, str] | None
     tool_arguments: str | None = None
+    failed: bool = False  # the response-failed fault
 
     @property
     def response_model(self) -> str:
@@ -620,6 +624,10 @@ def build_response(
             return _error_response(
                 provider, spec.status, _error_message(spec.status, snippet), spec.retry_after, delay
             )
+        if spec.response_failed:
+            if op != "responses":
+                return _error_response(provider, 400, "fault response-failed applies to /responses only")
+            ctx.failed = True
     try:
         resp = _HANDLERS[op](ctx)
     except _BadRequest as exc:
@@ -1118,8 +1126,19 @@ def _responses(ctx: _Ctx) -> MockResponse:
         "user": b.get("user"),
         "metadata": b.get("metadata") or {},
     }
+    failed = None
+    if ctx.failed:  # how the API reports a response that failed after it started
+        error = {"code": "server_error", "message": _error_message(500, _snippet(ctx))}
+        failed = {
+            **response,
+            "status": "failed",
+            "completed_at": None,
+            "error": error,
+            "output": [],
+            "usage": None,
+        }
     if not ctx.stream:
-        return _json_response("openai", response)
+        return _json_response("openai", failed or response)
 
     seq = itertools.count()
     events: list[bytes] = []
@@ -1216,7 +1235,12 @@ def _responses(ctx: _Ctx) -> MockResponse:
             }
         )
     emit({"type": "response.output_item.done", "output_index": idx, "item": item})
-    emit_raw(b"response.completed", b'"response":' + _dumps(response))
+    if failed is not None:
+        del events[max(1, len(events) // 2) :]
+        seq = itertools.count(len(events))
+        emit_raw(b"response.failed", b'"response":' + _dumps(failed))
+    else:
+        emit_raw(b"response.completed", b'"response":' + _dumps(response))
     return _stream_response("openai", events)
 
 
