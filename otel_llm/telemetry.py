@@ -94,11 +94,7 @@ class Telemetry:
             unit="{attempt}",
             description="HTTP attempts that failed and were retried by the provider SDK.",
         )
-        self.self_errors = meter.create_counter(
-            sc.METRIC_SELF_ERRORS,
-            unit="{error}",
-            description="Internal otel-llm failures that were swallowed (the app was not affected).",
-        )
+        self.self_errors = _self_error_counter(meter)
         self.content_records = meter.create_counter(
             sc.METRIC_CONTENT_RECORDS,
             unit="{record}",
@@ -204,8 +200,12 @@ class Telemetry:
         if self._event_logger is None and self._event_logger_factory is not None:
             with self._event_logger_lock:
                 if self._event_logger is None and self._event_logger_factory is not None:
-                    self._event_logger = self._event_logger_factory()
-                    self._event_logger_factory = None
+                    factory, self._event_logger_factory = self._event_logger_factory, None
+                    try:
+                        self._event_logger = factory()
+                    except Exception as exc:  # tried once: events are lost, the rest still records
+                        logger.warning("otel-llm: events (content, feedback) are not exported: %s", exc)
+                        self.self_error("setup", exc.__cause__ or exc)
         return self._event_logger
 
     # -- span lifecycle --------------------------------------------------------------------------
@@ -653,14 +653,46 @@ def get_guards() -> Any:
 
 
 def get_core() -> Telemetry | None:
-    """The telemetry core, resolving providers at the first instrumented call. None when disabled."""
+    """The telemetry core, resolving providers at the first instrumented call. None when disabled
+    or when the providers could not be set up: calls then pass through unrecorded. Never raises."""
     if STATE.resolved:
         return STATE.core
     with STATE.lock:
         if not STATE.resolved:
-            STATE.core = _resolve()
+            try:
+                STATE.core = _resolve()
+            except Exception as exc:  # e.g. an invalid OTEL_EXPORTER_OTLP_* value
+                STATE.core = None
+                _setup_failed(exc)
+            # Also after a failure: trying again would fail again, on every call.
             STATE.resolved = True
     return STATE.core
+
+
+def _setup_failed(exc: Exception) -> None:
+    """Say why nothing is recorded (a warning: the operator must fix a setting); count it when a
+    meter is at hand."""
+    reason = str(exc) if isinstance(exc, _ExporterSetupError) else f"{type(exc).__name__}: {exc}"
+    logger.warning("otel-llm: telemetry is off; LLM calls pass through unrecorded: %s", reason)
+    meter_provider = metrics.get_meter_provider()
+    if not _is_configured(meter_provider):
+        meter_provider = STATE.own_meter_provider
+    if meter_provider is None:
+        return
+    try:
+        meter = metrics.get_meter(SCOPE, __version__, meter_provider=meter_provider)
+        error_type = type(exc.__cause__ or exc).__qualname__  # the exporter's error, not our wrapper
+        _self_error_counter(meter).add(1, {sc.SELF_ERROR_STEP: "setup", sc.ERROR_TYPE: error_type})
+    except Exception as err:
+        report_self_error("setup", err)
+
+
+def _self_error_counter(meter: metrics.Meter) -> Any:
+    return meter.create_counter(
+        sc.METRIC_SELF_ERRORS,
+        unit="{error}",
+        description="Internal otel-llm failures that were swallowed (the app was not affected).",
+    )
 
 
 # The API's placeholders before an app sets a provider (names, since the proxy classes are private).
@@ -690,8 +722,10 @@ def _resolve() -> Telemetry | None:
         meter_provider = _own_meter_provider()
     tracer = trace.get_tracer(SCOPE, __version__, tracer_provider=tracer_provider)
     meter = metrics.get_meter(SCOPE, __version__, meter_provider=meter_provider)
-    event_logger = _event_logger() if settings.content.mode != "off" else None
-    return Telemetry(tracer, meter, STATE.prices, event_logger, _event_logger)
+    core = Telemetry(tracer, meter, STATE.prices, None, _event_logger)
+    if settings.content.mode != "off":
+        _ = core.event_logger  # set up now rather than at the first event
+    return core
 
 
 def _event_logger() -> Any:
@@ -744,20 +778,43 @@ _OTLP_EXPORTERS = {
 }
 
 
+class _ExporterSetupError(Exception):
+    """An exporter could not be built from the OTEL_* variables."""
+
+
 def _own_exporter(signal: str, console: Callable[[], Any]) -> Any:
     """The exporter OTEL_<signal>_EXPORTER asks for (OTLP by default), or None for `none`."""
     choice = _exporter_choice(f"OTEL_{signal}_EXPORTER")
-    if choice == "otlp":
-        protocol = "grpc" if _otlp_protocol(signal) == "grpc" else "http"
-        module_name, class_name = _OTLP_EXPORTERS[signal]
-        module = importlib.import_module(f"opentelemetry.exporter.otlp.proto.{protocol}.{module_name}")
-        exporter = getattr(module, class_name)(**_otlp_exporter_options(signal))
-    elif choice == "console":
-        exporter = console()
-    else:
-        return None
+    try:
+        if choice == "otlp":
+            protocol = "grpc" if _otlp_protocol(signal) == "grpc" else "http"
+            module_name, class_name = _OTLP_EXPORTERS[signal]
+            module = importlib.import_module(f"opentelemetry.exporter.otlp.proto.{protocol}.{module_name}")
+            exporter = getattr(module, class_name)(**_otlp_exporter_options(signal))
+        elif choice == "console":
+            exporter = console()
+        else:
+            return None
+    except Exception as exc:
+        # The exporter's own message may not name the variable (`Invalid IPv6 URL`): we list the
+        # ones in play (names only: OTEL_EXPORTER_OTLP_HEADERS can hold credentials).
+        raise _ExporterSetupError(
+            f"the {signal.lower()} exporter could not be built ({type(exc).__name__}: {exc}); "
+            f"check {', '.join(_exporter_variables(signal)) or 'the installed exporter packages'}"
+        ) from exc
     STATE.own_exporters.append(exporter)
     return exporter
+
+
+def _exporter_variables(signal: str) -> list[str]:
+    """The OTEL_* variables set that configure `signal`'s exporter."""
+    other_signals = tuple(f"OTEL_EXPORTER_OTLP_{other}_" for other in _OTLP_EXPORTERS if other != signal)
+    return sorted(
+        name
+        for name in os.environ
+        if name.startswith(("OTEL_EXPORTER_OTLP_", f"OTEL_{signal}_EXPORTER"))
+        and not name.startswith(other_signals)
+    )
 
 
 def _own_tracer_provider() -> Any:

@@ -247,6 +247,41 @@ def test_injected_fault_in_anthropic_adapter(telemetry, anthropic_client, monkey
         otel_llm.uninstrument()
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("OTEL_EXPORTER_OTLP_COMPRESSION", "bogus"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://[::1")],
+)
+def test_exporter_that_cannot_be_built_never_reaches_the_app(
+    telemetry, openai_client, anthropic_client, monkeypatch, caplog, variable, value
+):
+    """The gRPC exporter raises at construction on these; the app's calls go on unrecorded, and
+    the setup is tried once, not on every call."""
+    import logging
+
+    from opentelemetry.sdk.trace import TracerProvider
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    monkeypatch.setenv(variable, value)
+    # We build our own exporters only when the app set no tracer provider: pretend it set none.
+    monkeypatch.setattr(core_module, "_is_configured", lambda p: not isinstance(p, TracerProvider))
+    monkeypatch.setattr(core_module.STATE, "own_tracer_provider", None)
+    otel_llm.instrument()
+    try:
+        with caplog.at_level(logging.WARNING, logger="otel_llm"):
+            for _ in range(2):
+                assert openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES).choices
+            assert anthropic_client.messages.create(
+                model="claude-haiku-4-5", max_tokens=10, messages=MESSAGES
+            ).content
+    finally:
+        otel_llm.uninstrument()
+    assert [s for s in telemetry.spans() if s.instrumentation_scope.name == "otel_llm"] == []
+    [warning] = [r.getMessage() for r in caplog.records if "telemetry is off" in r.getMessage()]
+    assert variable in warning and "traces exporter" in warning
+    found = telemetry.metrics()
+    assert [p.value for p in points(found, "otel_llm.instrumentation.errors", otel_llm__step="setup")] == [1]
+
+
 def test_internal_error_logs_name_the_class_and_place_never_the_message(caplog):
     """An internal exception's message can quote content; the debug log keeps only class and place."""
     import logging
