@@ -68,6 +68,7 @@ class ContentRecord:
         "attributes",
         "core",
         "review",
+        "done",
     )
 
     def __init__(
@@ -92,6 +93,7 @@ class ContentRecord:
         self.core = core
         # (event attributes, validation results) when the call is in the review sample
         self.review = review
+        self.done = False  # emitted or dropped: a failed batch drops only the records left
 
     def parts(self) -> dict[str, Any]:
         """The texts to redact, as message JSON by key."""
@@ -120,10 +122,21 @@ class ContentRecord:
                 sc.EVENT_REVIEW_SAMPLE, self.span_context, self.end_ns, review_attributes, body
             )
         self.core.content_exported(entities)
+        self.done = True
 
     def drop(self, reason: str) -> None:
-        """Fail closed: nothing of the content is exported (the span still ends)."""
+        """Fail closed: nothing (more) of the content is exported, the span still ends. Never raises
+        (the worker calls it when something else already failed); once per record."""
+        if self.done:
+            return
+        self.done = True
         self.core.content_dropped(1, reason)
+        try:
+            self.close_without_content()
+        except Exception as exc:  # e.g. an app's span or log processor that raises
+            self.core.self_error("content", exc)
+
+    def close_without_content(self) -> None:
         self.end_span()
 
     def end_span(self) -> None:
@@ -148,9 +161,10 @@ class TextRecord(ContentRecord):
     def emit(self, placement: str, redacted: dict, entities: Counter, truncated: bool) -> None:
         self.core.emit_event(self.event, self.span_context, self.end_ns, self.attributes, redacted)
         self.core.content_exported(entities)
+        self.done = True
 
-    def drop(self, reason: str) -> None:
-        super().drop(reason)  # the event itself is kept, without the text
+    def close_without_content(self) -> None:
+        # the event itself is kept, without the text
         self.core.emit_event(self.event, self.span_context, self.end_ns, self.attributes, {})
 
 
@@ -219,6 +233,7 @@ class ContentPipeline(BackgroundWorker):
     """The bounded queue and the worker thread that redacts and emits content."""
 
     max_batch = 32
+    step = "content"
 
     def __init__(self) -> None:
         super().__init__("otel-llm-content")
@@ -332,6 +347,16 @@ class ContentPipeline(BackgroundWorker):
             except Exception as exc:
                 record.core.self_error("content", exc)
                 record.drop("redaction_error")
+
+    def batch_failed(self, items: list[Any], exc: Exception) -> None:
+        """Fail closed for the records the failed batch left: dropped, their spans ended."""
+        records = [item for item in items if isinstance(item, ContentRecord)]
+        if records:
+            records[0].core.self_error(self.step, exc)
+        else:
+            super().batch_failed(items, exc)
+        for record in records:
+            record.drop("redaction_error")
 
     @staticmethod
     def _redact(redactor: Any, prepared: list[tuple[ContentRecord, Any, list[str], Counter]]) -> list[tuple]:

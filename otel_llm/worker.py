@@ -12,6 +12,8 @@ from typing import Any
 class BackgroundWorker:
     # Items already queued that one handle_batch() call may take (it never waits for more).
     max_batch = 1
+    # The otel_llm.step under which a batch that raised is counted (the metric worker keeps this).
+    step = "metrics"
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -25,6 +27,15 @@ class BackgroundWorker:
     def handle_batch(self, items: list[Any]) -> None:
         for item in items:
             self.handle(item)
+
+    def batch_failed(self, items: list[Any], exc: Exception) -> None:
+        """A batch raised: count it; the thread goes on with the next one."""
+        from .telemetry import STATE, report_self_error
+
+        if STATE.core is not None:
+            STATE.core.self_error(self.step, exc)
+        else:
+            report_self_error(self.step, exc)
 
     def on_start(self, first: bool) -> None:
         """Called (under the start lock) before the thread starts in this process."""
@@ -66,6 +77,16 @@ class BackgroundWorker:
                     break
             done = batch.pop() if isinstance(batch[-1], threading.Event) else None
             if batch:
-                self.handle_batch(batch)
+                self._handle_batch_safely(batch)
             if done is not None:  # a drain() marker: everything queued before it is handled
                 done.set()
+
+    def _handle_batch_safely(self, batch: list[Any]) -> None:
+        # The thread is never restarted: an exception escaping here would stop all later work.
+        try:
+            self.handle_batch(batch)
+        except Exception as exc:
+            try:
+                self.batch_failed(batch, exc)
+            except Exception:  # noqa: S110 - counting the failure must not stop the thread either
+                pass

@@ -12,9 +12,12 @@ from typing import Any
 import openai
 import pytest
 from conftest import points
+from opentelemetry import _logs
+from opentelemetry.sdk._logs import LogRecordProcessor
 
 import otel_llm
 from otel_llm.content import CONTENT
+from otel_llm.telemetry import METRIC_WORKER, get_core
 
 EMAIL = "maria.lopez@example.org"
 OPENAI_KEY = "sk-proj-" + "Q7x" * 12
@@ -351,3 +354,92 @@ def test_a_forked_child_redacts_and_emits_its_own_content(mock, tmp_path):
     bodies = json.loads(result_path.read_text())
     assert len(bodies) == 1
     assert EMAIL not in bodies[0] and "<EMAIL_ADDRESS>" in bodies[0]
+
+
+class _AppLogProcessor(LogRecordProcessor):
+    """An app's log processor with a bug: raises on the events named in `raise_on`."""
+
+    def __init__(self) -> None:
+        self.raise_on: set[str] = set()
+
+    def on_emit(self, log_record: Any) -> None:
+        if log_record.log_record.event_name in self.raise_on:
+            raise RuntimeError("app processor bug")
+
+    emit = on_emit
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+_APP_LOG_PROCESSOR = _AppLogProcessor()
+_logs.get_logger_provider().add_log_record_processor(_APP_LOG_PROCESSOR)
+
+
+@pytest.fixture
+def app_log_processor() -> Any:
+    yield _APP_LOG_PROCESSOR
+    _APP_LOG_PROCESSOR.raise_on.clear()
+
+
+def test_a_feedback_event_the_app_fails_to_emit_does_not_stop_the_content_worker(
+    capture, openai_client, monkeypatch, app_log_processor
+):
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY")
+    telemetry = capture(capture_content="all")
+    reply = _chat(openai_client)
+    assert otel_llm.flush(30)  # the call is known to feedback
+    app_log_processor.raise_on.add("otel_llm.feedback")
+    otel_llm.record_feedback(reply, score=0, comment=f"wrong, write to {EMAIL}")
+    assert otel_llm.flush(30)
+    errors = points(telemetry.metrics(), "otel_llm.instrumentation.errors", otel_llm__step="content")
+    assert sum(p.value for p in errors) >= 1
+    _chat(openai_client)  # still redacted, set on its span and the span ended by the worker
+    assert otel_llm.flush(30)
+    spans = telemetry.genai_spans()
+    assert len(spans) == 2
+    assert all("gen_ai.input.messages" in s.attributes for s in spans)
+    assert EMAIL not in _exported_bytes(telemetry)
+
+
+def test_a_batch_that_raises_drops_its_content_ends_its_spans_and_the_worker_goes_on(
+    capture, openai_client, monkeypatch
+):
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY")
+    telemetry = capture(capture_content="all")
+
+    def bug(core):  # a bug outside every per-record guard (not in the warm-up, without a core)
+        if core is not None:
+            raise RuntimeError("worker bug")
+
+    CONTENT._get_redactor = bug  # shadows the method for this call only
+    try:
+        _chat(openai_client)
+        assert otel_llm.flush(30)
+    finally:
+        del CONTENT._get_redactor
+    [span] = telemetry.genai_spans()  # ended, without content
+    assert "gen_ai.input.messages" not in span.attributes
+    found = telemetry.metrics()
+    dropped = points(found, "otel_llm.content.dropped", otel_llm__drop__reason="redaction_error")
+    assert sum(p.value for p in dropped) == 1
+    errors = points(found, "otel_llm.instrumentation.errors", otel_llm__step="content")
+    assert sum(p.value for p in errors) == 1
+    telemetry.reset()
+    _chat(openai_client)
+    assert otel_llm.flush(30)
+    [span] = telemetry.genai_spans()
+    assert EMAIL not in span.attributes["gen_ai.input.messages"]
+
+
+def test_a_metric_batch_that_raises_is_counted_and_the_metric_worker_goes_on(instrumented, openai_client):
+    METRIC_WORKER.put((get_core(), None, 5))  # not a list of measurements: the batch raises
+    assert METRIC_WORKER.drain(10)
+    _chat(openai_client)
+    found = instrumented.metrics()
+    assert points(found, "gen_ai.client.operation.duration")
+    errors = points(found, "otel_llm.instrumentation.errors", otel_llm__step="metrics")
+    assert sum(p.value for p in errors) == 1
