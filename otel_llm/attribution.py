@@ -22,6 +22,8 @@ __all__ = ["attributes", "current"]
 
 MAX_VALUES = 100
 OTHER = "other"
+# Longer strings are cut: a blob passed by mistake must not become an attribute or a metric label.
+MAX_LENGTH = 256
 
 _CURRENT: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "otel_llm_attributes", default=MappingProxyType({})
@@ -78,7 +80,7 @@ class attributes(ContextLayer):
                 raise TypeError(
                     f"attributes({name}=...) must be a string, number or boolean, got {type(value).__name__}"
                 )
-            values[_span_key(name)] = value if not isinstance(value, str) else value[:256]
+            values[_span_key(name)] = value if not isinstance(value, str) else value[:MAX_LENGTH]
         self.values = values
 
     def _add(self, current: Mapping[str, Any]) -> Mapping[str, Any]:

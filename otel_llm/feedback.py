@@ -167,6 +167,7 @@ def record_feedback(
         _check_number("edit_seconds", edit_seconds, minimum=0.0)
     _check_text("label", label)
     _check_text("comment", comment)
+    label = None if label is None else label[: attribution.MAX_LENGTH]
     ref = _resolve_target("record_feedback", target)
     attributes: dict[str, Any] = {}
     if score is not None:
@@ -201,6 +202,7 @@ def report_issue(
     The target as for record_feedback()."""
     if not isinstance(category, str) or not category.strip():
         raise ValueError("report_issue() needs a category (a non-empty string)")
+    category = category[: attribution.MAX_LENGTH]
     _check_text("description", description)
     ref = _resolve_target("report_issue", target)
     _record(
@@ -221,10 +223,17 @@ def report_issue(
 
 
 def _check_number(name: str, value: Any, minimum: float | None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
         raise TypeError(f"{name} must be a finite number, got {value!r}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum:g}, got {value!r}")
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _check_text(name: str, value: Any) -> None:
@@ -272,9 +281,9 @@ def _known(response_id: str) -> CallRef | None:
 def _labels(
     ref: CallRef, feature: str | None, model: str | None, prompt_version: str | None
 ) -> dict[str, str]:
-    """Metric attributes: the arguments, else what the call knew, else "unknown"; bounded."""
+    """Metric attributes: the arguments, else what the call knew, else "unknown"; cut and bounded."""
     return {
-        key: attribution.bounded(key, str(value)) if value else sc.UNKNOWN
+        key: attribution.bounded(key, str(value)[: attribution.MAX_LENGTH]) if value else sc.UNKNOWN
         for key, value in (
             (sc.FEATURE, feature or ref.feature),
             (sc.GEN_AI_RESPONSE_MODEL, model or ref.model),

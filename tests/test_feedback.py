@@ -13,7 +13,7 @@ import pytest
 from conftest import LOG_EXPORTER, points
 
 import otel_llm
-from otel_llm import feedback
+from otel_llm import attribution, feedback
 from otel_llm.content import CONTENT
 
 EMAIL = "maria.lopez@example.org"
@@ -183,6 +183,8 @@ def test_issue_description_is_redacted_and_with_capture_off_comments_never_leave
         ({"score": "5"}, TypeError),
         ({"score": float("nan")}, TypeError),
         ({"score": True}, TypeError),
+        ({"score": 10**400}, TypeError),  # too large for a float
+        ({"edit_seconds": 10**400}, TypeError),
         ({"edit_seconds": -1}, ValueError),
         ({"label": 3}, TypeError),
         ({"comment": b"bytes"}, TypeError),
@@ -191,6 +193,24 @@ def test_issue_description_is_redacted_and_with_capture_off_comments_never_leave
 def test_bad_feedback_arguments_raise_clear_errors(instrumented, kwargs, error):
     with pytest.raises(error):
         otel_llm.record_feedback("resp-1", **kwargs)
+
+
+def test_long_labels_categories_and_names_are_cut_to_256_characters(capture, monkeypatch):
+    monkeypatch.setattr(attribution, "_seen", {})
+    telemetry = capture()
+    names = {"feature": "f" * 5000, "model": "m" * 5000, "prompt_version": "v" * 5000}
+    otel_llm.record_feedback("resp-1", score=1, label="l" * 5_000_000, **names)
+    otel_llm.report_issue("resp-1", category="c" * 1_000_000, **names)
+    [feedback_event] = events("otel_llm.feedback")
+    [issue_event] = events("otel_llm.issue.report")
+    found = telemetry.metrics()
+    [received] = points(found, "otel_llm.feedback.received")
+    [report] = points(found, "otel_llm.issue.reports")
+    for recorded in (feedback_event, issue_event, received, report):
+        texts = {
+            k: v for k, v in recorded.attributes.items() if isinstance(v, str) and k != "gen_ai.response.id"
+        }
+        assert len(texts) == 4 and {len(v) for v in texts.values()} == {256}, texts
 
 
 def test_bad_targets_and_categories_raise(instrumented):
