@@ -376,6 +376,11 @@ def test_azure_openai(mock: MockProvider) -> None:
 
     chunks = list(client.chat.completions.create(model="my-deployment", messages=MESSAGES, stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == DEFAULT_TEXT
+    # Like Azure, the stream starts with the prompt's filter results: no choices, empty id and model.
+    first = chunks[0]
+    assert (first.id, first.model, first.choices) == ("", "", [])
+    assert first.model_extra["prompt_filter_results"][0]["prompt_index"] == 0
+    assert chunks[1].id and chunks[1].model == "my-deployment"
     assert client.embeddings.create(model="emb", input="a b").usage.prompt_tokens == 2
     assert mock.requests[-1]["path"] == "/openai/deployments/emb/embeddings"
     assert client.responses.create(model="dep", input="hi").output_text == DEFAULT_TEXT

@@ -313,6 +313,16 @@ def test_azure_client_provider_name(instrumented, mock):
     assert instrumented.only_span().attributes["gen_ai.provider.name"] == "azure.ai.openai"
 
 
+def test_azure_stream_takes_id_and_model_after_the_prompt_filter_chunk(instrumented, mock):
+    client = openai.AzureOpenAI(azure_endpoint=mock.url, api_key="k", api_version="2024-10-21", max_retries=0)
+    chunks = list(client.chat.completions.create(model="my-deployment", messages=MESSAGES, stream=True))
+    assert chunks[0].id == "" and chunks[0].model == ""  # Azure's prompt-filter chunk
+    a = instrumented.only_span().attributes
+    assert a["gen_ai.response.id"] == chunks[1].id
+    assert a["gen_ai.response.model"] == chunks[1].model
+    assert a["gen_ai.response.finish_reasons"] == ("stop",)
+
+
 @pytest.mark.parametrize(
     ("host", "expected"),
     [

@@ -128,10 +128,13 @@ class ChatCompletions(Adapter):
             _usage_from_chat(inv, usage)
 
     def chunk(self, inv: Invocation, chunk: Any) -> None:
-        if inv.response_id is None:
-            inv.response_id = chunk.id
-            inv.response_model = chunk.model
+        if inv.stream_state is None:
             inv.stream_state = {}
+        # Azure's first chunk (prompt filter results) has an empty id and model: take the first real ones.
+        if not inv.response_id:
+            inv.response_id = chunk.id or None
+        if not inv.response_model:
+            inv.response_model = chunk.model or None
         for choice in chunk.choices:
             if choice.finish_reason:
                 inv.stream_state[choice.index] = choice.finish_reason

@@ -346,6 +346,7 @@ class _Ctx:
     overrides: Mapping[str, str] | None
     tool_arguments: str | None = None
     failed: bool = False  # the response-failed fault
+    azure: bool = False  # an Azure OpenAI path (/openai/...)
 
     @property
     def response_model(self) -> str:
@@ -614,6 +615,7 @@ def build_response(
         ctx = _make_ctx(provider, op, data, headers, path_model, path_stream, model_overrides)
     except _BadRequest as exc:
         return _error_response(provider, 400, str(exc))
+    ctx.azure = raw_path.startswith("/openai/")
 
     delay = spec.delay if spec else 0.0
     if spec is not None:
@@ -857,6 +859,27 @@ def _content_choice(index: int, piece: str) -> bytes:
     return _dumps(choice) + b"]}\n\n"
 
 
+# Azure OpenAI streams start with the prompt's content-filter results: no choices, empty id and model.
+_AZURE_PROMPT_FILTER_CHUNK = _sse_data(
+    {
+        "id": "",
+        "object": "",
+        "created": 0,
+        "model": "",
+        "choices": [],
+        "prompt_filter_results": [
+            {
+                "prompt_index": 0,
+                "content_filter_results": {
+                    category: {"filtered": False, "severity": "safe"}
+                    for category in ("hate", "self_harm", "sexual", "violence")
+                },
+            }
+        ],
+    }
+)
+
+
 def _chat(ctx: _Ctx) -> MockResponse:
     b = ctx.body
     messages = b["messages"]
@@ -931,6 +954,8 @@ def _chat(ctx: _Ctx) -> MockResponse:
         return prefix + _dumps(choice) + b"]}\n\n"
 
     out: list[bytes] = []
+    if ctx.azure:
+        out.append(_AZURE_PROMPT_FILTER_CHUNK)
     for i in range(n):
         if tool is not None:
             call = {
