@@ -494,8 +494,8 @@ def _defer_to_parse(core: Telemetry, surface: Surface, inv: Invocation, raw: Any
     """The SDK returned its raw-response wrapper: record when the app parses it (or drops it)."""
     if not inv.stream:
         inv.end_time = time.perf_counter()
-    vars(raw)[_RAW_ATTR] = (core, surface, inv)
-    weakref.finalize(raw, _raw_dropped, core, inv)
+    dropped = weakref.finalize(raw, _raw_dropped, core, inv)
+    vars(raw)[_RAW_ATTR] = (core, surface, inv, dropped)
 
 
 def _raw_dropped(core: Telemetry, inv: Invocation) -> None:
@@ -514,7 +514,9 @@ def _after_parse(raw: Any, parsed: Any, error: BaseException | None) -> None:
     pending = getattr(raw, "__dict__", {}).pop(_RAW_ATTR, None)
     if pending is None:
         return
-    core, surface, inv = pending
+    core, surface, inv, dropped = pending
+    # Parsed: a parsed stream now ends by its own watch, not when this (often temporary) raw goes.
+    dropped.detach()
     if error is not None:
         _failed(core, inv, error)
         return

@@ -134,5 +134,46 @@ def test_time_per_output_chunk_recorded_for_each_chunk_after_the_first(instrumen
     assert sum(p.count for p in found["gen_ai.client.operation.time_to_first_chunk"]) == 1
 
 
+def test_stream_parsed_from_a_temporary_raw_response_ends_when_read(instrumented, openai_client):
+    stream = openai_client.chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    ).parse()
+    gc.collect()  # the raw response is gone; the stream is not
+    assert instrumented.genai_spans() == []
+    chunks = list(stream)
+    [span] = instrumented.genai_spans()
+    assert span.attributes["otel_llm.stream.end"] == "complete"
+    assert span.attributes["otel_llm.stream.chunks"] == len(chunks)
+    assert span.attributes["gen_ai.usage.output_tokens"] == chunks[-1].usage.completion_tokens
+
+
+async def test_async_stream_parsed_from_a_temporary_raw_response_ends_when_read(
+    instrumented, async_openai_client
+):
+    raw = await async_openai_client.chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
+    stream = raw.parse()
+    del raw
+    gc.collect()
+    assert instrumented.genai_spans() == []
+    chunks = [chunk async for chunk in stream]
+    [span] = instrumented.genai_spans()
+    assert span.attributes["otel_llm.stream.end"] == "complete"
+    assert span.attributes["otel_llm.stream.chunks"] == len(chunks)
+
+
+def test_anthropic_stream_parsed_from_a_temporary_raw_response_ends_when_read(instrumented, anthropic_client):
+    stream = anthropic_client.messages.with_raw_response.create(
+        model="claude-haiku-4-5", max_tokens=50, messages=MESSAGES, stream=True
+    ).parse()
+    gc.collect()
+    events = list(stream)
+    [span] = instrumented.genai_spans()
+    assert span.attributes["otel_llm.stream.end"] == "complete"
+    assert span.attributes["otel_llm.stream.chunks"] == len(events)
+    assert span.attributes["gen_ai.usage.output_tokens"] > 0
+
+
 def test_uninstrumented_stream_type_unchanged(openai_client):
     assert type(_openai_stream(openai_client)) is openai.Stream
