@@ -1,10 +1,12 @@
 """Cost in USD from pydantic's `genai-prices` data, with user overrides, and never any network.
 
 genai-prices finds the model and its rates; the arithmetic on the hot path is ours because the
-library's own `calc_price` costs ~150 us per call. Rates are looked up once per (provider, model)
-and cached; `tests/test_cost.py` checks our totals against `genai_prices.calc_price`.
+library's own `calc_price` costs ~150 us per call. Rates are looked up once per (provider, model,
+service tier) and cached; `tests/test_cost.py` checks our totals against `genai_prices.calc_price`.
 Token counts follow the GenAI conventions: input includes cache reads and cache writes, output
-includes reasoning tokens.
+includes reasoning tokens. Cache writes include the 1-hour writes (Anthropic's
+`ephemeral_1h_input_tokens`), which have their own rate. The service tier the response reports
+(OpenAI `priority`, `flex`, ...) selects genai-prices' tier prices (its `service_tier` price context).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class Rates:
     output: Rate
     cache_read: Rate
     cache_write: Rate
+    cache_write_1h: Rate
     source: str
 
 
@@ -97,7 +100,7 @@ class PriceBook:
 
     def __init__(self, overrides: dict[str, ModelRates] | None = None) -> None:
         self._overrides = dict(overrides or {})
-        self._cache: dict[tuple[str, str], Rates | None] = {}
+        self._cache: dict[tuple[str, str, str | None], Rates | None] = {}
         self._lock = threading.Lock()
 
     def reinit_lock(self) -> None:
@@ -113,21 +116,24 @@ class PriceBook:
 
         return data_snapshot.get_snapshot()
 
-    def rates(self, provider: str, model: str) -> Rates | None:
-        key = (provider, model)
+    def rates(self, provider: str, model: str, service_tier: str | None = None) -> Rates | None:
+        key = (provider, model, service_tier)
         try:
             return self._cache[key]
         except KeyError:
             pass
         with self._lock:
             if key not in self._cache:
-                self._cache[key] = self._lookup(provider, model)
+                self._cache[key] = self._lookup(provider, model, service_tier)
             return self._cache[key]
 
-    def _lookup(self, provider: str, model: str) -> Rates | None:
+    def _lookup(self, provider: str, model: str, service_tier: str | None) -> Rates | None:
         override = self._overrides.get(model)
         if override is not None:
             per = 1 / _MTOK
+            cache_write = (
+                override.cache_write_mtok if override.cache_write_mtok is not None else override.input_mtok
+            ) * per
             return Rates(
                 input=override.input_mtok * per,
                 output=override.output_mtok * per,
@@ -135,12 +141,8 @@ class PriceBook:
                     override.cache_read_mtok if override.cache_read_mtok is not None else override.input_mtok
                 )
                 * per,
-                cache_write=(
-                    override.cache_write_mtok
-                    if override.cache_write_mtok is not None
-                    else override.input_mtok
-                )
-                * per,
+                cache_write=cache_write,
+                cache_write_1h=cache_write,  # overrides have one cache write rate
                 source="override",
             )
         snapshot = self._load_snapshot()
@@ -154,8 +156,13 @@ class PriceBook:
                 continue
         if found is None:
             return None
+        price_provider, model_info = found
+        # Like calc_price: tier prices only for a model of the provider itself, not a fallback match.
+        context = None
+        if service_tier and any(model_info is m for m in price_provider.models):
+            context = {"service_tier": service_tier}
         # Conditional prices (a model's price change on a date) need the request time.
-        prices = found[1].get_prices(datetime.now(UTC))
+        prices = model_info.get_prices(datetime.now(UTC), context)
         input_rate = _from_library(getattr(prices, "input_mtok", None))
         output_rate = _from_library(getattr(prices, "output_mtok", None))
         if input_rate is None and output_rate is None:
@@ -165,6 +172,7 @@ class PriceBook:
             output=output_rate,
             cache_read=_from_library(getattr(prices, "cache_read_mtok", None)),
             cache_write=_from_library(getattr(prices, "cache_write_mtok", None)),
+            cache_write_1h=_from_library(getattr(prices, "cache_write_1h_mtok", None)),
             source="genai-prices",
         )
 
@@ -176,9 +184,14 @@ class PriceBook:
         output_tokens: int,
         cache_read_tokens: int = 0,
         cache_write_tokens: int = 0,
+        *,
+        cache_write_1h_tokens: int = 0,
+        service_tier: str | None = None,
     ) -> Cost | None:
-        """USD for one call, or None when the model has no price. Input counts include cache tokens."""
-        rates = self.rates(provider, model)
+        """USD for one call, or None when the model has no price. Input counts include cache tokens;
+        `cache_write_tokens` includes the `cache_write_1h_tokens`. `service_tier` is the tier the
+        response reports (None: the standard prices)."""
+        rates = self.rates(provider, model, service_tier)
         if rates is None:
             return None
         in_rate = _rate(rates.input, input_tokens) or 0.0
@@ -195,5 +208,9 @@ class PriceBook:
             + cache_write_tokens * write_rate
             + output_tokens * (_rate(rates.output, input_tokens) or 0.0)
         )
+        if cache_write_1h_tokens:
+            write_1h_rate = _rate(rates.cache_write_1h, input_tokens)
+            if write_1h_rate is not None:
+                usd += min(cache_write_1h_tokens, cache_write_tokens) * (write_1h_rate - write_rate)
         saved = cache_read_tokens * (in_rate - read_rate)
         return Cost(usd=usd, saved_usd=saved, source=rates.source)

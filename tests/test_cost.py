@@ -32,6 +32,54 @@ def test_cost_matches_genai_prices(provider, price_provider, model, inp, out, re
     assert cost.source == "genai-prices"
 
 
+# (provider, price provider, model, input, output, cache writes, of which 1-hour writes)
+CACHE_1H_CASES = [
+    ("anthropic", "anthropic", "claude-sonnet-4-5", 100_100, 10, 100_000, 100_000),
+    ("anthropic", "anthropic", "claude-sonnet-4-5", 3000, 500, 1500, 500),
+    # Above the 200k long-context threshold the tiered 1-hour rate applies.
+    ("anthropic", "anthropic", "claude-sonnet-4-5", 250_000, 500, 2000, 1000),
+    ("anthropic", "anthropic", "claude-3-5-haiku-latest", 1000, 10, 500, 300),
+    # No 1-hour rate: the 1-hour writes cost what other cache writes cost.
+    ("aws.bedrock", "aws", "global.anthropic.claude-sonnet-4-20250514-v1:0", 1000, 10, 500, 300),
+]
+
+
+@pytest.mark.parametrize(
+    ("provider", "price_provider", "model", "inp", "out", "write", "write_1h"), CACHE_1H_CASES
+)
+def test_one_hour_cache_writes_priced_at_their_own_rate(
+    provider, price_provider, model, inp, out, write, write_1h
+):
+    usage = Usage(
+        input_tokens=inp, output_tokens=out, cache_write_tokens=write, cache_write_1h_tokens=write_1h
+    )
+    expected = calc_price(usage, model, provider_id=price_provider).total_price
+    cost = PriceBook().cost(provider, model, inp, out, 0, write, cache_write_1h_tokens=write_1h)
+    assert cost.usd == pytest.approx(float(expected), rel=1e-9)
+
+
+@pytest.mark.parametrize("tier", ["priority", "flex", "default", "no-such-tier"])
+@pytest.mark.parametrize("model", ["gpt-4.1", "gpt-5", "o3"])
+def test_service_tier_selects_the_tier_prices(tier, model):
+    usage = Usage(input_tokens=1_000_000, output_tokens=100_000, cache_read_tokens=200_000)
+    expected = calc_price(usage, model, provider_id="openai", price_context={"service_tier": tier})
+    book = PriceBook()
+    cost = book.cost("openai", model, 1_000_000, 100_000, 200_000, service_tier=tier)
+    assert cost.usd == pytest.approx(float(expected.total_price), rel=1e-9)
+    # Rates are cached per tier: the standard price is unaffected.
+    standard = calc_price(usage, model, provider_id="openai").total_price
+    assert book.cost("openai", model, 1_000_000, 100_000, 200_000).usd == pytest.approx(float(standard))
+
+
+def test_priority_tier_costs_more_than_standard():
+    book = PriceBook()
+    standard = book.cost("openai", "gpt-4.1", 1_000_000, 100_000)
+    priority = book.cost("openai", "gpt-4.1", 1_000_000, 100_000, service_tier="priority")
+    # gpt-4.1: $2 / $8 per MTok standard, $3.50 / $14 priority.
+    assert standard.usd == pytest.approx(2.8)
+    assert priority.usd == pytest.approx(4.9)
+
+
 def test_cached_input_priced_at_cache_rate_and_counted_once():
     book = PriceBook()
     uncached = book.cost("openai", "gpt-4o", 1000, 0, 0, 0)
