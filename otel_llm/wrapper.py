@@ -480,8 +480,11 @@ def _watch_stream(core: Telemetry, surface: Surface, inv: Invocation, stream: An
 
 
 def stream_close_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    """Class-level hook on Stream.close / AsyncStream.close: closing early ends the span."""
-    watch = getattr(instance, "__dict__", {}).get(_WATCH_ATTR)
+    """Class-level hook on Stream.close / AsyncStream.close, and on the close of the OpenAI stream
+    helpers (chat.completions.stream(), responses.stream()): closing early ends the span."""
+    state = getattr(instance, "__dict__", {})
+    # A helper closes the HTTP response, not the Stream it reads (openai 3.x): its watch is there.
+    watch = state.get(_WATCH_ATTR) or getattr(state.get("_raw_stream"), "__dict__", {}).get(_WATCH_ATTR)
     if watch is not None:
         watch.end("closed")
     return wrapped(*args, **kwargs)
