@@ -157,6 +157,16 @@ def test_openai_chat_usage_headers(oai: openai.OpenAI) -> None:
     assert u.total_tokens == 23
 
 
+def test_openai_service_tier_echoes_the_request(oai: openai.OpenAI) -> None:
+    create = oai.chat.completions.create
+    assert create(model="gpt-5", messages=MESSAGES).service_tier == "default"
+    assert create(model="gpt-5", messages=MESSAGES, service_tier="auto").service_tier == "default"
+    assert create(model="gpt-5", messages=MESSAGES, service_tier="priority").service_tier == "priority"
+    chunks = list(create(model="gpt-5", messages=MESSAGES, service_tier="flex", stream=True))
+    assert {c.service_tier for c in chunks} == {"flex"}
+    assert oai.responses.create(model="gpt-5", input="hi", service_tier="flex").service_tier == "flex"
+
+
 def test_openai_chat_stream_without_usage(oai: openai.OpenAI) -> None:
     chunks = list(
         oai.chat.completions.create(
@@ -423,6 +433,22 @@ def test_anthropic_messages_json(mock: MockProvider, ant: anthropic.Anthropic) -
     assert m.usage.output_tokens == 5
     assert mock.requests[-1]["path"] == "/v1/messages"
     assert "anthropic-version" in mock.requests[-1]["headers"]
+
+
+def test_anthropic_one_hour_cache_writes(ant: anthropic.Anthropic) -> None:
+    headers = {"x-mock-cache-creation-tokens": "20", "x-mock-cache-creation-1h-tokens": "30"}
+    m = ant.messages.create(model=CLAUDE, max_tokens=64, messages=MESSAGES, extra_headers=headers)
+    assert m.usage.input_tokens == 10  # writes excluded
+    assert m.usage.cache_creation_input_tokens == 50  # both lifetimes
+    assert m.usage.cache_creation.ephemeral_5m_input_tokens == 20
+    assert m.usage.cache_creation.ephemeral_1h_input_tokens == 30
+    events = list(
+        ant.messages.create(
+            model=CLAUDE, max_tokens=64, messages=MESSAGES, stream=True, extra_headers=headers
+        )
+    )
+    assert events[0].message.usage.cache_creation.ephemeral_1h_input_tokens == 30
+    assert events[-2].usage.cache_creation_input_tokens == 50  # message_delta: the total only
 
 
 def test_anthropic_raw_sse_events(mock: MockProvider) -> None:

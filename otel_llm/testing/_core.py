@@ -342,6 +342,7 @@ class _Ctx:
     output: str | None
     cached: int
     cache_creation: int
+    cache_creation_1h: int
     reasoning: int
     overrides: Mapping[str, str] | None
     tool_arguments: str | None = None
@@ -674,6 +675,7 @@ def _make_ctx(
         tool_arguments=headers.get("x-mock-tool-arguments"),
         cached=_int_header(headers, "x-mock-cached-tokens", 0),
         cache_creation=_int_header(headers, "x-mock-cache-creation-tokens", 0),
+        cache_creation_1h=_int_header(headers, "x-mock-cache-creation-1h-tokens", 0),
         reasoning=_int_header(headers, "x-mock-reasoning-tokens", 0),
         overrides=overrides,
     )
@@ -859,6 +861,12 @@ def _content_choice(index: int, piece: str) -> bytes:
     return _dumps(choice) + b"]}\n\n"
 
 
+def _service_tier(body: dict[str, Any]) -> str:
+    """The tier an OpenAI response reports: the requested one, `default` for `auto` or none."""
+    tier = body.get("service_tier")
+    return tier if tier in ("default", "flex", "priority", "scale") else "default"
+
+
 # Azure OpenAI streams start with the prompt's content-filter results: no choices, empty id and model.
 _AZURE_PROMPT_FILTER_CHUNK = _sse_data(
     {
@@ -929,7 +937,7 @@ def _chat(ctx: _Ctx) -> MockResponse:
                 "model": model,
                 "choices": choices,
                 "usage": usage,
-                "service_tier": "default",
+                "service_tier": _service_tier(b),
                 "system_fingerprint": "fp_mock",
             },
         )
@@ -940,7 +948,7 @@ def _chat(ctx: _Ctx) -> MockResponse:
         "object": "chat.completion.chunk",
         "created": created,
         "model": model,
-        "service_tier": "default",
+        "service_tier": _service_tier(b),
         "system_fingerprint": "fp_mock",
     }
     if include_usage:
@@ -1139,7 +1147,7 @@ def _responses(ctx: _Ctx) -> MockResponse:
         "parallel_tool_calls": b.get("parallel_tool_calls", True),
         "previous_response_id": b.get("previous_response_id"),
         "reasoning": {"effort": None, "summary": None},
-        "service_tier": "default",
+        "service_tier": _service_tier(b),
         "store": b.get("store", True),
         "temperature": b.get("temperature", 1.0),
         "text": {"format": text_cfg.get("format") or {"type": "text"}},
@@ -1316,9 +1324,12 @@ def _messages(ctx: _Ctx) -> MockResponse:
     # Anthropic semantics: input_tokens EXCLUDES cache reads and cache writes (reported separately).
     usage: dict[str, Any] = {
         "input_tokens": input_tokens,
-        "cache_creation_input_tokens": ctx.cache_creation,
+        "cache_creation_input_tokens": ctx.cache_creation + ctx.cache_creation_1h,
         "cache_read_input_tokens": ctx.cached,
-        "cache_creation": {"ephemeral_5m_input_tokens": ctx.cache_creation, "ephemeral_1h_input_tokens": 0},
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": ctx.cache_creation,
+            "ephemeral_1h_input_tokens": ctx.cache_creation_1h,
+        },
         "output_tokens": output_tokens,
         "service_tier": "standard",
     }
@@ -1364,7 +1375,7 @@ def _messages(ctx: _Ctx) -> MockResponse:
     # message_delta usage is cumulative (final totals), like the real API.
     final_usage = {
         "input_tokens": input_tokens,
-        "cache_creation_input_tokens": ctx.cache_creation,
+        "cache_creation_input_tokens": ctx.cache_creation + ctx.cache_creation_1h,
         "cache_read_input_tokens": ctx.cached,
         "output_tokens": output_tokens,
     }
@@ -1385,7 +1396,7 @@ def _messages(ctx: _Ctx) -> MockResponse:
             "invocationLatency": 1,
             "firstByteLatency": 1,
             "cacheReadInputTokenCount": ctx.cached,
-            "cacheWriteInputTokenCount": ctx.cache_creation,
+            "cacheWriteInputTokenCount": ctx.cache_creation + ctx.cache_creation_1h,
         }
     out.append(enc(stop))
     return _stream_response(ctx.provider, out)
