@@ -380,8 +380,13 @@ def _manager_wrapper(surface: Surface) -> Callable[..., Any]:
             )
             original = getattr(manager, attr)
             if surface.is_async:
-                # The SDK stored an un-awaited coroutine; ours awaits it inside the span.
-                setattr(manager, attr, call_async(surface, instance, kwargs, True, lambda: original))
+                # The SDK stored an un-awaited coroutine; ours awaits it inside the span, and is made
+                # only when awaited (a manager never entered must not leave a second one un-awaited).
+                setattr(
+                    manager,
+                    attr,
+                    _AwaitLater(lambda: call_async(surface, instance, kwargs, True, lambda: original)),
+                )
             else:
                 setattr(manager, attr, lambda: call_sync(surface, instance, kwargs, True, original))
         except Exception as exc:
@@ -389,6 +394,18 @@ def _manager_wrapper(surface: Surface) -> Callable[..., Any]:
         return manager
 
     return wrapper
+
+
+class _AwaitLater:
+    """An awaitable that makes its coroutine when awaited."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+    def __await__(self) -> Any:
+        return self.make().__await__()
 
 
 # -- streams -----------------------------------------------------------------------------------------

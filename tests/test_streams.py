@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import warnings
 
 import anthropic
 import openai
@@ -185,6 +186,28 @@ def test_openai_chat_stream_helper_read_to_the_end_is_complete(helpers_instrumen
     [span] = helpers_instrumented.genai_spans()
     assert span.attributes["otel_llm.stream.end"] == "complete"
     assert completion.choices[0].message.content
+
+
+async def test_async_anthropic_stream_manager_never_entered_leaves_no_coroutine_of_ours(
+    instrumented, async_anthropic_client
+):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        manager = async_anthropic_client.messages.stream(
+            model="claude-haiku-4-5", max_tokens=50, messages=MESSAGES
+        )
+        del manager
+        gc.collect()
+    # The SDK's own un-awaited request is the app's (the same without us); none may be ours.
+    assert [str(w.message) for w in caught if "call_async" in str(w.message)] == []
+    assert instrumented.genai_spans() == []
+    async with async_anthropic_client.messages.stream(
+        model="claude-haiku-4-5", max_tokens=50, messages=MESSAGES
+    ) as stream:
+        text = [t async for t in stream.text_stream]
+    [span] = instrumented.genai_spans()
+    assert span.attributes["otel_llm.stream.end"] == "complete"
+    assert text
 
 
 def test_time_per_output_chunk_recorded_for_each_chunk_after_the_first(instrumented, anthropic_client):
