@@ -24,13 +24,37 @@ from opentelemetry import trace
 
 from . import semconv as sc
 from .config import ContentSettings
+from .messages import OMITTED_BYTES
 from .worker import BackgroundWorker
 
 EVENT_NAME = "gen_ai.client.inference.operation.details"
 
-# Keys of the message JSON whose values are structure, not content: never sent to the redactor.
-STRUCTURAL_KEYS = frozenset({"type", "role", "finish_reason", "mime_type", "modality", "id"})
-# A value under a key like these is a secret whatever it looks like (tool arguments, JSON).
+# Keys whose values are structure, not content, only where the GenAI message schema defines them:
+# on a message, and on a part by its type (system instructions and tool definitions are lists of
+# parts). Anywhere else (tool arguments and results, server tool call details, parameter schemas,
+# the SDK's fields on a part of another type) the same keys are the app's data: keys and values
+# alike are redacted.
+MESSAGE_KEYS = frozenset({"role", "finish_reason"})
+_CALL_KEYS = frozenset({"type", "id"})
+_MEDIA_KEYS = frozenset({"type", "mime_type", "modality"})
+PART_KEYS = {
+    "tool_call": _CALL_KEYS,
+    "tool_call_response": _CALL_KEYS,
+    "server_tool_call": _CALL_KEYS,
+    "server_tool_call_response": _CALL_KEYS,
+    "uri": _MEDIA_KEYS,
+    "file": _MEDIA_KEYS,
+    "blob": _MEDIA_KEYS | {OMITTED_BYTES},
+}
+OTHER_PART_KEYS = frozenset({"type"})
+# The schema levels of each content attribute; a message's `parts` are its next level.
+SCHEMA_LEVELS = {
+    sc.GEN_AI_INPUT_MESSAGES: ("message", "part"),
+    sc.GEN_AI_OUTPUT_MESSAGES: ("message", "part"),
+    sc.GEN_AI_SYSTEM_INSTRUCTIONS: ("part",),
+    sc.GEN_AI_TOOL_DEFINITIONS: ("part",),
+}
+# Everything under a key like these is a secret whatever it looks like (tool arguments, JSON).
 SECRET_KEY = re.compile(
     r"(?i)(pass(word|wd|phrase)?|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential)"
 )
@@ -182,32 +206,81 @@ def content_parts(content: Any) -> dict[str, Any]:
     return parts
 
 
-def collect_strings(value: Any, out: list[str], secrets: Counter[str], key: str | None = None) -> Any:
-    """Walk message JSON: string leaves go to `out` (to be redacted); values under secret-like keys
-    are replaced right away. Returns a template in which each collected leaf is an index."""
+def collect_strings(parts: dict[str, Any], out: list[str], secrets: Counter[str]) -> dict[str, Any]:
+    """Walk a record's parts (message JSON by attribute name): texts to redact go to `out`, values
+    under secret-like keys are replaced right away. Returns a template in which each collected text
+    is an index."""
+    return {key: _schema(value, SCHEMA_LEVELS.get(key, ()), out, secrets) for key, value in parts.items()}
+
+
+def _schema(value: Any, levels: tuple[str, ...], out: list[str], secrets: Counter[str]) -> Any:
+    """A list of messages or parts: values of their structural keys are kept as they are, the rest
+    is content."""
+    if not levels or not isinstance(value, list | tuple):
+        return _content(value, out, secrets)
+    inner = levels[1:]
+    template: list[Any] = []
+    for item in value:
+        if not isinstance(item, dict):
+            template.append(_content(item, out, secrets))
+            continue
+        kind = item.get("type")
+        if levels[0] == "message":
+            structural = MESSAGE_KEYS
+        else:
+            structural = PART_KEYS.get(kind, OTHER_PART_KEYS) if isinstance(kind, str) else OTHER_PART_KEYS
+        fields = {}
+        for key, field in item.items():
+            if key in structural and not isinstance(field, dict | list | tuple):
+                fields[key] = _Literal(field)
+            elif key == "parts" and inner:
+                fields[key] = _schema(field, inner, out, secrets)
+            else:
+                fields[key] = _content(field, out, secrets, str(key))
+        template.append(fields)
+    return template
+
+
+def _content(value: Any, out: list[str], secrets: Counter[str], key: str | None = None) -> Any:
+    """Free-form content: every string, number and dict key goes to the redactor; a secret-like
+    key hides its whole value, however nested."""
+    if key is not None and value is not None and SECRET_KEY.search(key):
+        secrets["SECRET"] += 1
+        return _Literal(SECRET_PLACEHOLDER)
     if isinstance(value, str):
-        if key is not None and key in STRUCTURAL_KEYS:
-            return _Literal(value)
-        if key is not None and SECRET_KEY.search(key):
-            secrets["SECRET"] += 1
-            return _Literal(SECRET_PLACEHOLDER)
         out.append(value)
         return _Slot(len(out) - 1)
     if isinstance(value, dict):
-        return {k: collect_strings(v, out, secrets, str(k)) for k, v in value.items()}
+        return _Dict(
+            [(_content(str(k), out, secrets), _content(v, out, secrets, str(k))) for k, v in value.items()]
+        )
     if isinstance(value, list | tuple):
-        return [collect_strings(item, out, secrets, key) for item in value]
-    if key is not None and SECRET_KEY.search(key) and value is not None:
-        secrets["SECRET"] += 1
-        return _Literal(SECRET_PLACEHOLDER)
+        return [_content(item, out, secrets) for item in value]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # A card or phone number may come as a JSON number (tool arguments).
+        out.append(str(value))
+        return _Number(len(out) - 1, value)
     return _Literal(value)
 
 
 def fill(template: Any, texts: list[str]) -> Any:
+    if isinstance(template, _Number):
+        text = texts[template.index]
+        return template.value if text == str(template.value) else text
     if isinstance(template, _Slot):
         return texts[template.index]
     if isinstance(template, _Literal):
         return template.value
+    if isinstance(template, _Dict):
+        filled: dict[str, Any] = {}
+        for key_template, value_template in template.items:
+            key = unique = fill(key_template, texts)
+            n = 1
+            while unique in filled:  # keys redacted alike (two e-mail addresses) must not overwrite
+                n += 1
+                unique = f"{key} ({n})"
+            filled[unique] = fill(value_template, texts)
+        return filled
     if isinstance(template, dict):
         return {k: fill(v, texts) for k, v in template.items()}
     if isinstance(template, list):
@@ -220,6 +293,25 @@ class _Slot:
 
     def __init__(self, index: int) -> None:
         self.index = index
+
+
+class _Number(_Slot):
+    """A number redacted as its text: kept as the number when the redactor changed nothing."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, index: int, value: int | float) -> None:
+        super().__init__(index)
+        self.value = value
+
+
+class _Dict:
+    """A free-form dict whose keys are redacted too: (key template, value template) pairs."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[tuple[Any, Any]]) -> None:
+        self.items = items
 
 
 class _Literal:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 import openai
@@ -443,3 +444,128 @@ def test_a_metric_batch_that_raises_is_counted_and_the_metric_worker_goes_on(ins
     assert points(found, "gen_ai.client.operation.duration")
     errors = points(found, "otel_llm.instrumentation.errors", otel_llm__step="metrics")
     assert sum(p.value for p in errors) == 1
+
+
+OTHER_EMAIL = "bob.jones@example.com"
+PHONE = "+1 212 555 0123"
+# Tool arguments whose keys look like the message schema's, a dict keyed by an e-mail address,
+# secrets nested under secret-like keys and a card number given as a JSON number.
+TOOL_ARGUMENTS = {
+    "id": EMAIL,
+    "type": f"card {CARD}",
+    "role": f"call me at {PHONE}",
+    "members": {EMAIL: "owner", OTHER_EMAIL: "viewer"},
+    "password": {"value": "hunter2-S3cret!"},
+    "api_key": {"primary": "sk-live-abc123"},
+    "card_number": 4111111111111111,
+    "count": 3,
+}
+LEAKS = (EMAIL, OTHER_EMAIL, CARD, "555 0123", "hunter2-S3cret!", "sk-live-abc123", "4111111111111111")
+
+
+def _assert_arguments_redacted(arguments: dict[str, Any]) -> None:
+    assert arguments["id"] == "<EMAIL_ADDRESS>"
+    assert arguments["type"] == "card <CREDIT_CARD>"
+    assert arguments["role"] == "call me at <PHONE_NUMBER>"
+    assert arguments["members"] == {"<EMAIL_ADDRESS>": "owner", "<EMAIL_ADDRESS> (2)": "viewer"}
+    assert arguments["password"] == arguments["api_key"] == "<SECRET>"
+    assert arguments["card_number"] == "<CREDIT_CARD>"
+    assert arguments["count"] == 3  # numbers the redactor keeps stay numbers
+
+
+def test_tool_arguments_are_redacted_whatever_their_keys(capture, openai_client):
+    telemetry = capture(capture_content="all")
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    history = [
+        {"role": "user", "content": "Who owns the account?"},
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "lookup", "arguments": json.dumps(TOOL_ARGUMENTS)},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "not found"},
+        {"role": "user", "content": "Try again."},
+    ]
+    openai_client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=history,
+        tools=tools,
+        extra_headers={"x-mock-tool-arguments": json.dumps(TOOL_ARGUMENTS)},
+    )
+    [event] = telemetry.content_events()
+    exported = _exported_bytes(telemetry)
+    assert not [leak for leak in LEAKS if leak in exported]
+    [assistant] = [m for m in event.body["gen_ai.input.messages"] if m["role"] == "assistant"]
+    [asked] = assistant["parts"]
+    [output] = event.body["gen_ai.output.messages"]
+    [called] = output["parts"]
+    for part in (asked, called):
+        assert part["type"] == "tool_call" and part["id"].startswith("call_")  # structure kept
+        _assert_arguments_redacted(part["arguments"])
+    assert output["role"] == "assistant" and output["finish_reason"] == "tool_call"
+
+
+def test_every_free_form_payload_is_redacted_and_only_the_schema_fields_are_kept():
+    """Tool results, server tool calls and their results, tool parameter schemas and the fields of
+    parts of unknown types: keys and values below the message and part level are content."""
+    from otel_llm import messages as m
+    from otel_llm.config import ContentSettings
+    from otel_llm.content import _default_redactor, collect_strings, content_parts, fill
+
+    content = m.CallContent(
+        input_messages=[
+            m.message(
+                "user", [m.text_part(f"Mail {EMAIL}"), m.uri_part("image", "https://example.com/a.png")]
+            ),
+            m.message("tool", [m.tool_call_response_part("call_1", TOOL_ARGUMENTS)]),
+        ],
+        system_instructions=[m.text_part("Be terse.")],
+        tool_definitions=[
+            {
+                "type": "function",
+                "name": "lookup",
+                "parameters": {"type": "object", "properties": {EMAIL: {"type": "string"}}},
+            }
+        ],
+    )
+    content.output_messages = [
+        m.output_message(
+            [
+                m.server_tool_call_part(
+                    "srv_1", "web_search", {"type": "web_search", "input": TOOL_ARGUMENTS}
+                ),
+                m.server_tool_call_response_part(
+                    "srv_1", {"type": "web_search", "content": [TOOL_ARGUMENTS]}
+                ),
+                m.generic_part("search_result", TOOL_ARGUMENTS),
+            ],
+            "stop",
+        )
+    ]
+    texts: list[str] = []
+    secrets: Counter[str] = Counter()
+    template = collect_strings(content_parts(content), texts, secrets)
+    result = _default_redactor(ContentSettings()).redact(texts)
+    redacted = fill(template, list(result.texts))
+    assert not [leak for leak in LEAKS if leak in json.dumps(redacted)]
+    assert secrets["SECRET"] == 2 * 4
+    [user, tool] = redacted["gen_ai.input.messages"]
+    assert user["role"] == "user" and user["parts"][1]["modality"] == "image"
+    [response] = tool["parts"]
+    assert response["type"] == "tool_call_response" and response["id"] == "call_1"
+    _assert_arguments_redacted(response["response"])
+    [tool_definition] = redacted["gen_ai.tool.definitions"]
+    assert tool_definition["type"] == "function"
+    assert tool_definition["parameters"]["properties"] == {"<EMAIL_ADDRESS>": {"type": "string"}}
+    [output] = redacted["gen_ai.output.messages"]
+    call, call_result, other = output["parts"]
+    assert call["type"] == "server_tool_call" and call["id"] == "srv_1"
+    _assert_arguments_redacted(call["server_tool_call"]["input"])
+    _assert_arguments_redacted(call_result["server_tool_call_response"]["content"][0])
+    # a part of a type the conventions do not name: its own fields are content
+    assert other["type"] == "search_result" and other["id"] == "<EMAIL_ADDRESS>"
