@@ -14,6 +14,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -195,14 +196,32 @@ def _on_result(core: Telemetry, surface: Surface, inv: Invocation, result: Any) 
     return result
 
 
+def _begin_call(surface: Surface, instance: Any, request: dict[str, Any]) -> tuple | None:
+    stream = surface.kind == "stream_manager" or bool(request.get("stream"))
+    return _begin(surface, instance, request, stream) or _begin_unrecorded(surface, instance, request, stream)
+
+
+# The wrapt wrapper of every surface is `partial(call_sync or call_async, surface)`: a partial adds
+# no Python frame, so the SDK method runs one frame below the app's, not three. (A warning the SDK
+# raises with a `stacklevel` counts our frames too; one remains, so it is still attributed to us.)
+
+
 def call_sync(
-    surface: Surface, instance: Any, kwargs: dict[str, Any], stream: bool, fn: Callable[[], Any]
+    surface: Surface,
+    wrapped: Callable[..., Any],
+    instance: Any,
+    args: tuple,
+    kwargs: dict[str, Any],
+    request: dict[str, Any] | None = None,
 ) -> Any:
-    begun = _begin(surface, instance, kwargs, stream) or _begin_unrecorded(surface, instance, kwargs, stream)
+    """Call `wrapped(*args, **kwargs)` as one recorded call; `request`: the call's keyword arguments
+    when they are not `kwargs` (a stream manager's stored request takes none)."""
+    request = kwargs if request is None else request
+    begun = _begin_call(surface, instance, request)
     if begun is None:
-        return fn()
+        return wrapped(*args, **kwargs)
     core, inv = begun
-    guarded = _guarded(inv, kwargs)
+    guarded = _guarded(inv, request)
     if guarded is not None:
         try:
             guarded[0].before(guarded[2], guarded[1])
@@ -212,9 +231,9 @@ def call_sync(
             _after_guards(begun, guarded, None)
     token = otel_context.attach(inv.context) if inv.context is not None else None
     try:
-        result = fn()
+        result = wrapped(*args, **kwargs)
     except BaseException as exc:
-        _failed(core, inv, exc, surface, kwargs)
+        _failed(core, inv, exc, surface, request)
         raise
     finally:
         if token is not None:
@@ -223,13 +242,19 @@ def call_sync(
 
 
 async def call_async(
-    surface: Surface, instance: Any, kwargs: dict[str, Any], stream: bool, fn: Callable[[], Any]
+    surface: Surface,
+    wrapped: Callable[..., Any],
+    instance: Any,
+    args: tuple,
+    kwargs: dict[str, Any],
+    request: dict[str, Any] | None = None,
 ) -> Any:
-    begun = _begin(surface, instance, kwargs, stream) or _begin_unrecorded(surface, instance, kwargs, stream)
+    request = kwargs if request is None else request
+    begun = _begin_call(surface, instance, request)
     if begun is None:
-        return await fn()
+        return await wrapped(*args, **kwargs)
     core, inv = begun
-    guarded = _guarded(inv, kwargs)
+    guarded = _guarded(inv, request)
     if guarded is not None:
         try:
             await guarded[0].before_async(guarded[2], guarded[1])
@@ -239,9 +264,9 @@ async def call_async(
             _after_guards(begun, guarded, None)
     token = otel_context.attach(inv.context) if inv.context is not None else None
     try:
-        result = await fn()
+        result = await wrapped(*args, **kwargs)
     except BaseException as exc:
-        _failed(core, inv, exc, surface, kwargs)
+        _failed(core, inv, exc, surface, request)
         raise
     finally:
         if token is not None:
@@ -350,21 +375,7 @@ def make_wrapper(surface: Surface) -> Callable[..., Any]:
     """The wrapt wrapper for `surface` (called positionally by wrapt 1.x and 2.x alike)."""
     if surface.kind == "stream_manager":
         return _manager_wrapper(surface)
-    if surface.is_async:
-
-        def async_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-            return call_async(
-                surface, instance, kwargs, bool(kwargs.get("stream")), lambda: wrapped(*args, **kwargs)
-            )
-
-        return async_wrapper
-
-    def sync_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-        return call_sync(
-            surface, instance, kwargs, bool(kwargs.get("stream")), lambda: wrapped(*args, **kwargs)
-        )
-
-    return sync_wrapper
+    return partial(call_async if surface.is_async else call_sync, surface)
 
 
 def _manager_wrapper(surface: Surface) -> Callable[..., Any]:
@@ -385,10 +396,10 @@ def _manager_wrapper(surface: Surface) -> Callable[..., Any]:
                 setattr(
                     manager,
                     attr,
-                    _AwaitLater(lambda: call_async(surface, instance, kwargs, True, lambda: original)),
+                    _AwaitLater(partial(call_async, surface, lambda: original, instance, (), {}, kwargs)),
                 )
             else:
-                setattr(manager, attr, lambda: call_sync(surface, instance, kwargs, True, original))
+                setattr(manager, attr, partial(call_sync, surface, original, instance, (), {}, kwargs))
         except Exception as exc:
             report_self_error("stream_manager", exc)
         return manager

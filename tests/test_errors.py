@@ -81,6 +81,27 @@ def test_the_app_gets_the_same_exception_as_without_us(telemetry, openai_client)
     assert "openai" in tb.tb_frame.f_code.co_filename
 
 
+def test_one_frame_of_ours_between_the_app_and_the_sdk(instrumented, openai_client, anthropic_client):
+    """Each frame of ours shifts where a warning the SDK raises with a `stacklevel` points (the
+    Anthropic SDK's model deprecation warning); the wrapper's own frame is the one left."""
+    fault = {"x-mock-fault": "429"}
+
+    def ours(caught):
+        return [
+            e for e in caught.traceback if e.path.name == "wrapper.py" and e.path.parent.name == "otel_llm"
+        ]
+
+    with pytest.raises(openai.RateLimitError) as caught:
+        openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES, extra_headers=fault)
+    assert len(ours(caught)) == 1
+    manager = anthropic_client.messages.stream(
+        model="claude-haiku-4-5", max_tokens=10, messages=MESSAGES, extra_headers=fault
+    )
+    with pytest.raises(anthropic.RateLimitError) as caught, manager:
+        pass
+    assert len(ours(caught)) == 1
+
+
 def test_timeout(instrumented, mock):
     client = openai.OpenAI(base_url=mock.openai_base_url, api_key="k", max_retries=0, timeout=0.3)
     with pytest.raises(openai.APITimeoutError):
