@@ -36,7 +36,11 @@ class Invocation:
         "output_tokens",
         "cache_read_tokens",
         "cache_creation_tokens",
+        # the part of cache_creation_tokens written for 1 hour (Anthropic), priced apart
+        "cache_creation_1h_tokens",
         "reasoning_tokens",
+        # the service tier the response reports (OpenAI "priority", "flex"...): selects tier prices
+        "service_tier",
         "response_attributes",
         "chunk_times",
         "attempts",
@@ -87,7 +91,9 @@ class Invocation:
         self.output_tokens: int | None = None
         self.cache_read_tokens: int | None = None
         self.cache_creation_tokens: int | None = None
+        self.cache_creation_1h_tokens: int | None = None
         self.reasoning_tokens: int | None = None
+        self.service_tier: str | None = None
         self.response_attributes: dict[str, Any] = {}
         # perf_counter() of each stream chunk; appended on the hot path, turned into metrics at the end.
         self.chunk_times: list[float] = []

@@ -267,12 +267,15 @@ class Telemetry:
             if value is not None:
                 attrs[key] = value
 
-        if error is not None:
-            error_type = type(error).__qualname__
+        # A failure the provider reported inside its response (an adapter set error.type) is one too.
+        error_type = type(error).__qualname__ if error is not None else attrs.get(sc.ERROR_TYPE)
+        failed = error_type is not None
+        if failed:
             attrs[sc.ERROR_TYPE] = error_type
             metric_attrs[sc.ERROR_TYPE] = error_type
-            # Only the class: provider messages echo prompts, so the message is content.
+            # Only the class or code: provider messages echo prompts, so the message is content.
             span.set_status(Status(StatusCode.ERROR, error_type))
+        if error is not None:
             span.add_event("exception", {"exception.type": f"{type(error).__module__}.{error_type}"})
 
         if len(inv.attempts) > 1:
@@ -293,7 +296,7 @@ class Telemetry:
                 measurements.append((self.time_per_output_chunk.record, gaps, metric_attrs))
 
         try:
-            self._record_usage_and_cost(inv, attrs, metric_attrs, measurements, failed=error is not None)
+            self._record_usage_and_cost(inv, attrs, metric_attrs, measurements, failed=failed)
         except Exception as exc:  # a price-table surprise must not cost the rest of the telemetry
             self.self_error("cost", exc)
 
@@ -305,7 +308,7 @@ class Telemetry:
         handed_over = False
         if inv.content is not None and CONTENT.enabled:
             try:
-                handed_over = self._hand_over_content(inv, attrs, error, end_ns)
+                handed_over = self._hand_over_content(inv, attrs, failed, end_ns)
             except Exception as exc:
                 self.self_error("content", exc)
         if not handed_over:
@@ -330,14 +333,12 @@ class Telemetry:
             labels.pop(sc.ERROR_TYPE, None)
             measurements.append((self.validation_results.add, 1, labels))
 
-    def _hand_over_content(
-        self, inv: Invocation, attrs: dict[str, Any], error: BaseException | None, end_ns: int
-    ) -> bool:
+    def _hand_over_content(self, inv: Invocation, attrs: dict[str, Any], failed: bool, end_ns: int) -> bool:
         """Queue the call's raw content for the redaction worker. True when the worker now owns
         ending the span (span placements): it sets the redacted content first."""
         span_context = inv.span.get_span_context()
         invalid = inv.validation is not None and inv.validation.failed
-        reason = CONTENT.reason(span_context.trace_id, error is not None, invalid)
+        reason = CONTENT.reason(span_context.trace_id, failed, invalid)
         if reason is None:
             return False
         settings = CONTENT.settings
@@ -446,6 +447,8 @@ class Telemetry:
             inv.output_tokens or 0,
             inv.cache_read_tokens or 0,
             inv.cache_creation_tokens or 0,
+            cache_write_1h_tokens=inv.cache_creation_1h_tokens or 0,
+            service_tier=inv.service_tier,
         )
         if (
             cost is None
@@ -461,6 +464,8 @@ class Telemetry:
                 inv.output_tokens or 0,
                 inv.cache_read_tokens or 0,
                 inv.cache_creation_tokens or 0,
+                cache_write_1h_tokens=inv.cache_creation_1h_tokens or 0,
+                service_tier=inv.service_tier,
             )
         if cost is None:
             measurements.append((self.unpriced.add, 1, {**metric_attrs, sc.UNPRICED_REASON: "unknown_model"}))

@@ -67,6 +67,28 @@ def test_one_shot_iterables_reach_the_sdk_unread(capture, anthropic_client, mock
     assert message.stop_reason == "tool_use"
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_one_hour_cache_writes_priced_at_their_own_rate(instrumented, anthropic_client, stream):
+    from genai_prices import Usage, calc_price
+
+    headers = {"x-mock-cache-creation-tokens": "2000", "x-mock-cache-creation-1h-tokens": "3000"}
+    result = anthropic_client.messages.create(
+        model="claude-haiku-4-5", max_tokens=100, messages=MESSAGES, stream=stream, extra_headers=headers
+    )
+    if stream:
+        list(result)
+    a = instrumented.only_span().attributes
+    assert a["gen_ai.usage.cache_creation.input_tokens"] == 5000
+    usage = Usage(
+        input_tokens=a["gen_ai.usage.input_tokens"],
+        output_tokens=a["gen_ai.usage.output_tokens"],
+        cache_write_tokens=5000,
+        cache_write_1h_tokens=3000,
+    )
+    expected = calc_price(usage, "claude-haiku-4-5", provider_id="anthropic").total_price
+    assert a["otel_llm.cost"] == pytest.approx(float(expected))
+
+
 async def test_async_messages_create(instrumented, async_anthropic_client):
     message = await async_anthropic_client.messages.create(
         model="claude-haiku-4-5", max_tokens=100, messages=MESSAGES

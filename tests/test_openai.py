@@ -265,8 +265,9 @@ def test_responses_stream_error_event_records_the_error_code(capture, openai_cli
         )
     )
     assert events[-1].type == "error"
-    a = telemetry.only_span().attributes
-    assert a["error.type"] == "server_error"
+    span = telemetry.only_span()
+    assert span.attributes["error.type"] == "server_error"
+    assert span.status.status_code.name == "ERROR"
     [event] = telemetry.content_events()
     [output] = event.body["gen_ai.output.messages"]
     assert output["finish_reason"] == "error"
@@ -281,9 +282,14 @@ def test_responses_failed_records_the_error_code(instrumented, openai_client, st
         assert list(result)[-1].type == "response.failed"
     else:
         assert result.status == "failed"
-    a = instrumented.only_span().attributes
-    assert a["error.type"] == "server_error"
-    assert a["gen_ai.response.finish_reasons"] == ("failed",)
+    span = instrumented.only_span()
+    assert span.attributes["error.type"] == "server_error"
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("failed",)
+    assert span.status.status_code.name == "ERROR"
+    found = instrumented.metrics()
+    assert [
+        p.count for p in points(found, "gen_ai.client.operation.duration", error__type="server_error")
+    ] == [1]
 
 
 async def test_async_responses_stream(instrumented, async_openai_client):
@@ -344,6 +350,28 @@ def test_ollama_by_port():
     from otel_llm.providers.openai import provider_of
 
     assert provider_of(openai.OpenAI(api_key="k"), "localhost", 11434) == "ollama"
+
+
+@pytest.mark.parametrize("api", ["chat", "chat-stream", "responses", "responses-stream"])
+@pytest.mark.parametrize("tier", ["priority", "flex"])
+def test_service_tier_selects_the_tier_prices(instrumented, openai_client, api, tier):
+    from genai_prices import Usage, calc_price
+
+    stream = api.endswith("stream")
+    if api.startswith("chat"):
+        options = {"stream_options": {"include_usage": True}} if stream else {}
+        result = openai_client.chat.completions.create(
+            model="gpt-5", messages=MESSAGES, service_tier=tier, stream=stream, **options
+        )
+    else:
+        result = openai_client.responses.create(model="gpt-5", input="hi", service_tier=tier, stream=stream)
+    if stream:
+        list(result)
+    a = instrumented.only_span().attributes
+    usage = Usage(input_tokens=a["gen_ai.usage.input_tokens"], output_tokens=a["gen_ai.usage.output_tokens"])
+    expected = calc_price(usage, "gpt-5", provider_id="openai", price_context={"service_tier": tier})
+    assert expected.total_price != calc_price(usage, "gpt-5", provider_id="openai").total_price
+    assert a["otel_llm.cost"] == pytest.approx(float(expected.total_price))
 
 
 def test_unknown_model_is_counted_unpriced(instrumented, openai_client):

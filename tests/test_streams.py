@@ -127,63 +127,42 @@ def test_anthropic_stream_helper_closed_early(instrumented, anthropic_client):
     assert isinstance(stream, anthropic.lib.streaming.MessageStream)
 
 
-# The OpenAI helpers' close() closes the HTTP response, not their Stream: it needs its own hook.
-# (Added here until providers/openai.py lists these in STREAM_CLOSE.)
-_OPENAI_HELPER_CLOSE = (
-    ("openai.lib.streaming.chat._completions", "ChatCompletionStream.close", False),
-    ("openai.lib.streaming.chat._completions", "AsyncChatCompletionStream.close", True),
-    ("openai.lib.streaming.responses._responses", "ResponseStream.close", False),
-    ("openai.lib.streaming.responses._responses", "AsyncResponseStream.close", True),
-)
-
-
-@pytest.fixture
-def helpers_instrumented(telemetry, monkeypatch):
-    from otel_llm.providers import openai as openai_adapters
-
-    missing = tuple(hook for hook in _OPENAI_HELPER_CLOSE if hook not in openai_adapters.STREAM_CLOSE)
-    monkeypatch.setattr(openai_adapters, "STREAM_CLOSE", openai_adapters.STREAM_CLOSE + missing)
-    otel_llm.instrument()
-    yield telemetry
-    otel_llm.uninstrument()
-
-
-def test_openai_chat_stream_helper_left_early_ends_span(helpers_instrumented, openai_client):
+def test_openai_chat_stream_helper_left_early_ends_span(instrumented, openai_client):
     with openai_client.chat.completions.stream(
         model="gpt-4o", messages=MESSAGES, extra_headers=CHUNKS
     ) as stream:
         for _ in stream:
             break
     # `stream` is still referenced: the span ended on leaving the block, not at garbage collection.
-    [span] = helpers_instrumented.genai_spans()
+    [span] = instrumented.genai_spans()
     assert span.attributes["otel_llm.stream.end"] == "closed"
     assert isinstance(stream, openai.lib.streaming.chat.ChatCompletionStream)
 
 
-def test_openai_responses_stream_helper_left_early_ends_span(helpers_instrumented, openai_client):
+def test_openai_responses_stream_helper_left_early_ends_span(instrumented, openai_client):
     with openai_client.responses.stream(model="gpt-4o", input="Tell me a story") as stream:
         for _ in stream:
             break
-    [span] = helpers_instrumented.genai_spans()
+    [span] = instrumented.genai_spans()
     assert span.attributes["otel_llm.stream.end"] == "closed"
 
 
 async def test_async_openai_chat_stream_helper_left_early_ends_span(
-    helpers_instrumented, async_openai_client
+    instrumented, async_openai_client
 ):
     async with async_openai_client.chat.completions.stream(
         model="gpt-4o", messages=MESSAGES, extra_headers=CHUNKS
     ) as stream:
         async for _ in stream:
             break
-    [span] = helpers_instrumented.genai_spans()
+    [span] = instrumented.genai_spans()
     assert span.attributes["otel_llm.stream.end"] == "closed"
 
 
-def test_openai_chat_stream_helper_read_to_the_end_is_complete(helpers_instrumented, openai_client):
+def test_openai_chat_stream_helper_read_to_the_end_is_complete(instrumented, openai_client):
     with openai_client.chat.completions.stream(model="gpt-4o", messages=MESSAGES) as stream:
         completion = stream.get_final_completion()
-    [span] = helpers_instrumented.genai_spans()
+    [span] = instrumented.genai_spans()
     assert span.attributes["otel_llm.stream.end"] == "complete"
     assert completion.choices[0].message.content
 

@@ -26,6 +26,11 @@ def _usage(inv: Invocation, usage: Any) -> None:
         inv.cache_read_tokens = cache_read
     if cache_creation is not None:
         inv.cache_creation_tokens = cache_creation
+    # The 1-hour part of the writes costs more; only Message.usage has it (not message_delta's).
+    lifetimes = getattr(usage, "cache_creation", None)
+    one_hour = getattr(lifetimes, "ephemeral_1h_input_tokens", None) if lifetimes is not None else None
+    if one_hour is not None:
+        inv.cache_creation_1h_tokens = one_hour
     if uncached is not None:
         inv.input_tokens = uncached + (inv.cache_read_tokens or 0) + (inv.cache_creation_tokens or 0)
     output = getattr(usage, "output_tokens", None)

@@ -120,6 +120,7 @@ class ChatCompletions(Adapter):
     def response(self, inv: Invocation, result: Any) -> None:
         inv.response_id = getattr(result, "id", None)
         inv.response_model = getattr(result, "model", None)
+        inv.service_tier = getattr(result, "service_tier", None)
         inv.finish_reasons = [
             c.finish_reason for c in (getattr(result, "choices", None) or []) if c.finish_reason
         ]
@@ -135,6 +136,8 @@ class ChatCompletions(Adapter):
             inv.response_id = chunk.id or None
         if not inv.response_model:
             inv.response_model = chunk.model or None
+        if inv.service_tier is None:
+            inv.service_tier = getattr(chunk, "service_tier", None)  # legacy completions have none
         for choice in chunk.choices:
             if choice.finish_reason:
                 inv.stream_state[choice.index] = choice.finish_reason
@@ -508,6 +511,7 @@ class Responses(Adapter):
     def response(self, inv: Invocation, result: Any) -> None:
         inv.response_id = getattr(result, "id", None)
         inv.response_model = getattr(result, "model", None)
+        inv.service_tier = getattr(result, "service_tier", None)
         status = getattr(result, "status", None)
         if status == "completed":
             inv.finish_reasons = ["stop"]
@@ -825,7 +829,15 @@ def surfaces() -> list[Surface]:
 
 
 # Class-level hooks: (module, attribute, async?) for stream close, raw-response parse and HTTP attempts.
-STREAM_CLOSE = (("openai", "Stream.close", False), ("openai", "AsyncStream.close", True))
+STREAM_CLOSE = (
+    ("openai", "Stream.close", False),
+    ("openai", "AsyncStream.close", True),
+    # The stream helpers' close() closes the HTTP response, not their Stream: hooked apart.
+    ("openai.lib.streaming.chat._completions", "ChatCompletionStream.close", False),
+    ("openai.lib.streaming.chat._completions", "AsyncChatCompletionStream.close", True),
+    ("openai.lib.streaming.responses._responses", "ResponseStream.close", False),
+    ("openai.lib.streaming.responses._responses", "AsyncResponseStream.close", True),
+)
 RAW_PARSE = (
     ("openai._legacy_response", "LegacyAPIResponse.parse", False),
     ("openai._response", "APIResponse.parse", False),
