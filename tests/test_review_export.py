@@ -314,7 +314,9 @@ def test_malformed_lines_are_skipped_and_counted(exported, tmp_path, capsys):
         '{"resourceLogs": [{"scopeLogs": 7}]}',
         exported.lines[0][:50],
         # a time past the year 9999, which no datetime can hold
-        re.sub(r'"timeUnixNano": ?"\d+"', '"timeUnixNano": "999999999999999999999999"', _a_review_line(exported)),
+        re.sub(
+            r'"timeUnixNano": ?"\d+"', '"timeUnixNano": "999999999999999999999999"', _a_review_line(exported)
+        ),
     ]
     logs = exported.write(tmp_path / "logs.jsonl", extra=bad)
     code, stdout, stderr = export(str(logs), capsys=capsys)

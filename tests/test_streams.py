@@ -9,8 +9,6 @@ import anthropic
 import openai
 import pytest
 
-import otel_llm
-
 MESSAGES = [{"role": "user", "content": "Tell me a story"}]
 CHUNKS = {"x-mock-chunks": "10"}
 
@@ -147,9 +145,7 @@ def test_openai_responses_stream_helper_left_early_ends_span(instrumented, opena
     assert span.attributes["otel_llm.stream.end"] == "closed"
 
 
-async def test_async_openai_chat_stream_helper_left_early_ends_span(
-    instrumented, async_openai_client
-):
+async def test_async_openai_chat_stream_helper_left_early_ends_span(instrumented, async_openai_client):
     async with async_openai_client.chat.completions.stream(
         model="gpt-4o", messages=MESSAGES, extra_headers=CHUNKS
     ) as stream:
