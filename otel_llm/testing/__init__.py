@@ -56,7 +56,10 @@ Deterministic usage
 * ``x-mock-cached-tokens: C``: OpenAI ``prompt_tokens`` / Responses ``input_tokens`` = input + C with
   ``cached_tokens`` = C; Anthropic ``input_tokens`` = input (cache EXCLUDED) and ``cache_read_input_tokens`` = C.
 * ``x-mock-cache-creation-tokens: W``: Anthropic ``cache_creation_input_tokens`` = W (also excluded from
-  ``input_tokens``).
+  ``input_tokens``); ``x-mock-cache-creation-1h-tokens: H`` reports H of them as 1-hour writes
+  (``usage.cache_creation.ephemeral_1h_input_tokens``, the rest as 5-minute ones).
+* OpenAI responses report the requested ``service_tier`` (``default`` for ``auto`` or none).
+* Azure OpenAI chat streams start, like Azure's, with a prompt-filter chunk: no choices, empty id and model.
 * ``x-mock-reasoning-tokens: R`` (OpenAI): ``completion_tokens`` / ``output_tokens`` = output + R with
   ``reasoning_tokens`` = R (Responses also emits a ``reasoning`` output item).
 * Anthropic streams: ``message_start`` has the input/cache counts and ``output_tokens: 1``; ``message_delta``
@@ -67,7 +70,7 @@ Steering headers (send with ``extra_headers=`` or the client's ``default_headers
 ``x-mock-chunks: N``, ``x-mock-output: <text>`` or ``x-mock-output-base64: <base64 of UTF-8 text>`` for
 replies with newlines (overrides the reply, one chunk per word; also overrides
 structured output, so invalid JSON can be produced), ``x-mock-cached-tokens``, ``x-mock-cache-creation-tokens``,
-``x-mock-reasoning-tokens``, ``x-mock-fault: <fault>``.
+``x-mock-cache-creation-1h-tokens``, ``x-mock-reasoning-tokens``, ``x-mock-fault: <fault>``.
 
 Tools: when the request has tools (and ``tool_choice`` is not none), the reply is a call of the first (or the
 forced) function tool with arguments filled from its parameter schema (``x-mock-tool-arguments: <text>``
@@ -89,6 +92,8 @@ count)`` for the next requests, which takes precedence). Combine with commas, e.
 * ``stream-error``: after half the events, an error event (OpenAI chat/completions: ``data: {"error": ...}``;
   Responses: an ``error`` event; Anthropic: ``event: error`` overloaded_error; Bedrock: a
   ``modelStreamErrorException`` frame) and the stream ends.
+* ``response-failed`` (Responses API only; other endpoints answer 400): a response with status ``failed``
+  and an ``error``; streams send ``response.failed`` after half the events.
 """
 
 from ._core import (
