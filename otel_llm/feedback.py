@@ -153,8 +153,10 @@ def record_feedback(
     output, and a free-text comment (content: exported only redacted, and only with capture on).
 
     Without a target, the feedback goes to the last provider call of the current thread or asyncio
-    task (a thread pool task starts with none). A sync server that reuses its threads for requests
-    keeps that call from one request to the next: there, pass the response or its id.
+    task (a thread pool task starts with none), and only when it belongs to the trace of the
+    current span, if there is one: a sync server that reuses its threads for requests keeps that
+    call from one request to the next, and the request's span tells them apart. Without a traced
+    request (no server instrumentation), pass the response or its id there.
 
     Raises ValueError/TypeError for bad arguments (nothing given, a score that is not a finite
     number, no target and no call made in this context); otherwise never raises.
@@ -248,6 +250,17 @@ def _resolve_target(function: str, target: Any) -> CallRef:
             raise ValueError(
                 f"{function}(): no target given and no provider call was made in this context; "
                 "pass the response, its id, or the call's span context"
+            )
+        current = trace.get_current_span().get_span_context()
+        if (
+            current.is_valid
+            and ref.span_context is not None
+            and ref.span_context.trace_id != current.trace_id
+        ):
+            # A server that reuses threads: the last call belongs to an earlier request's trace.
+            raise ValueError(
+                f"{function}(): no target given and the last provider call in this context belongs to "
+                "another trace (an earlier request on a reused thread); pass the response or its id"
             )
         return ref
     if isinstance(target, str):

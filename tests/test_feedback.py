@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import LOG_EXPORTER, points
+from opentelemetry import trace
 
 import otel_llm
 from otel_llm import attribution, feedback
@@ -102,6 +103,21 @@ def test_a_pool_task_never_gives_feedback_to_the_call_of_an_earlier_task(capture
         error = pool.submit(feedback_without_a_target).result()
     assert error and "no provider call was made in this context" in error
     assert events("otel_llm.feedback") == []
+
+
+def test_a_request_on_a_reused_thread_never_gives_feedback_to_an_earlier_requests_call(
+    capture, openai_client
+):
+    """Sync servers serve request after request on one thread: the server span tells them apart."""
+    capture()
+    server = trace.get_tracer("server")
+    with server.start_as_current_span("GET /chat"):
+        _chat(openai_client)
+        otel_llm.record_feedback(score=1)  # same request: linked
+    with server.start_as_current_span("POST /feedback"), pytest.raises(ValueError, match="another trace"):
+        otel_llm.record_feedback(score=0)
+    otel_llm.record_feedback(score=1)  # outside any request (a script, a worker): the last call
+    assert [e.attributes["otel_llm.feedback.score"] for e in events("otel_llm.feedback")] == [1, 1]
 
 
 def test_a_response_id_links_here_and_labels_come_from_arguments_elsewhere(capture, openai_client):
