@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -55,8 +56,35 @@ def find_binary(*names: str) -> str:
     raise StackError(f"{names[0]} not found; {SETUP_HINT}")
 
 
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_ports_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A loopback port free now, below the kernel's ephemeral range and never handed out before in
+    this process. The service binds it later: a port from the ephemeral range (what binding port 0
+    gives) may meanwhile become the source port of some outgoing connection, and the service then
+    fails with "address already in use"."""
+    top = _ephemeral_ports_start()
+    bottom = max(1024, top - 16384)
+    for _ in range(200):
+        port = random.randrange(bottom, top)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # nothing free down there
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
