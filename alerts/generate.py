@@ -57,6 +57,9 @@ HEADER = """\
 
 # error.type of calls otel-llm's guards stopped before they reached the provider.
 GUARD_ERRORS = "BudgetExceededError|RateLimitedError|LoopDetectedError"
+# error.type of calls the app itself abandoned: an asyncio task cancelled (its user disconnected,
+# the app's own timeout), Ctrl-C.
+ABANDONED = "CancelledError|KeyboardInterrupt"
 
 # Annotation fragments.
 WHERE = "{{ $labels.job }} ({{ $labels.deployment_environment_name }})"
@@ -163,7 +166,8 @@ class Alert:
 def high_error_rate(a: Alert) -> list[dict[str, Any]]:
     # Calls otel-llm's own guards stopped never reached the provider: they are neither failures
     # nor calls here (BudgetBlocking reports blocked budgets), so one runaway loop does not page twice.
-    sent = f'error_type!~"{GUARD_ERRORS}"'
+    # Nor are calls the app abandoned: users closing a streaming chat must not page anyone.
+    sent = f'error_type!~"{GUARD_ERRORS}|{ABANDONED}"'
     return [
         a.rule(
             f"""
@@ -182,7 +186,7 @@ and on (${{by}}, gen_ai_provider_name)
             "{{ $labels.gen_ai_provider_name }} in {{ $labels.deployment_environment_name }} failed over "
             f"the last ${{window}} (more than {percent(a['threshold'])}). The error_type label of "
             "gen_ai_client_operation_duration_seconds_count names the exception; calls otel-llm's own "
-            "guards stopped are not counted.",
+            "guards stopped and calls the app cancelled are not counted.",
         )
     ]
 
