@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -174,6 +175,18 @@ def async_anthropic_client(mock: MockProvider) -> Any:
     import anthropic
 
     return anthropic.AsyncAnthropic(base_url=mock.anthropic_base_url, api_key="test-key", max_retries=0)
+
+
+def require_tool(name: str) -> str:
+    """The path of a binary `make test` installs (Debian packages prometheus, prometheus-alertmanager,
+    docker-compose): a missing one fails the test, never skips it."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(
+            f"`{name}` is not installed. Run `make test`, which installs the Debian packages "
+            "prometheus, prometheus-alertmanager and docker-compose (promtool, amtool, docker-compose)."
+        )
+    return path
 
 
 def points(found: dict[str, list[Any]], name: str, **attrs: Any) -> list[Any]:

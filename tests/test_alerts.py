@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import require_tool
 
 from otel_llm.testing.stack import Alertmanager, WebhookReceiver, free_port, wait_until
 
@@ -58,24 +59,10 @@ REQUIRED = {
 }
 # The promoted resource attributes of the services in the Alertmanager tests.
 SERVICE = {"deployment_environment_name": "production", "service_owner": "llm-platform"}
+# The uids of the committed dashboards (test_dashboards checks that these are the six).
 DASHBOARD_UIDS = {
-    "otel-llm-overview",
-    "otel-llm-cost",
-    "otel-llm-quality",
-    "otel-llm-privacy",
-    "otel-llm-reliability",
-    "otel-llm-models",
+    json.loads(path.read_text())["uid"] for path in (ROOT / "dashboards" / "json").glob("*.json")
 }
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(
-            f"`{name}` is not installed. Run `make test`, which installs the Debian packages "
-            "prometheus and prometheus-alertmanager (promtool, amtool, alertmanager)."
-        )
-    return path
 
 
 def _run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -160,7 +147,7 @@ def test_promtool_accepts_the_rules_of_both_profiles(generate: ModuleType, tmp_p
     e2e.write_text(generate.render("e2e"))
     for path in (RULES, e2e):
         count = len(_rules(yaml.safe_load(path.read_text())))
-        result = _run([_tool("promtool"), "check", "rules", str(path)])
+        result = _run([require_tool("promtool"), "check", "rules", str(path)])
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"SUCCESS: {count} rules found" in result.stdout
 
@@ -168,7 +155,7 @@ def test_promtool_accepts_the_rules_of_both_profiles(generate: ModuleType, tmp_p
 def test_promtool_unit_tests_pass() -> None:
     """`promtool test rules alerts/tests/*.yml`, one process per file side by side (the cost tests
     evaluate a month-long subquery at every step and take seconds each)."""
-    promtool = _tool("promtool")
+    promtool = require_tool("promtool")
     assert UNIT_TESTS
     with ThreadPoolExecutor(max_workers=len(UNIT_TESTS)) as pool:
         results = list(pool.map(lambda path: _run([promtool, "test", "rules", str(path)]), UNIT_TESTS))
@@ -222,7 +209,7 @@ def test_the_required_alerts_are_all_present(generate: ModuleType) -> None:
 
 
 def test_amtool_accepts_the_config_and_its_templates() -> None:
-    result = _run([_tool("amtool"), "check-config", str(ALERTMANAGER_CONFIG)])
+    result = _run([require_tool("amtool"), "check-config", str(ALERTMANAGER_CONFIG)])
     assert result.returncode == 0, result.stdout + result.stderr
     assert " - 1 templates" in result.stdout, result.stdout
 
@@ -235,7 +222,7 @@ def test_amtool_checks_the_templates_the_config_names(tmp_path: Path) -> None:
     (tmp_path / "templates" / "otel-llm.tmpl").write_text(
         TEMPLATES.joinpath("otel-llm.tmpl").read_text().replace("{{ end }}", "", 1)
     )
-    result = _run([_tool("amtool"), "check-config", str(tmp_path / "alertmanager.yml")])
+    result = _run([require_tool("amtool"), "check-config", str(tmp_path / "alertmanager.yml")])
     assert result.returncode != 0
     assert "otel-llm.tmpl" in result.stdout + result.stderr
 
@@ -271,7 +258,7 @@ def test_amtool_checks_the_templates_the_config_names(tmp_path: Path) -> None:
 def test_alerts_are_routed_by_severity_and_owner(labels: dict[str, str], receivers: str) -> None:
     args = [f"{key}={value}" for key, value in labels.items()]
     result = _run(
-        [_tool("amtool"), "config", "routes", "test", f"--config.file={ALERTMANAGER_CONFIG}", *args]
+        [require_tool("amtool"), "config", "routes", "test", f"--config.file={ALERTMANAGER_CONFIG}", *args]
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == receivers
@@ -308,7 +295,7 @@ def test_the_email_names_the_alert_and_links_its_runbook_and_dashboard(tmp_path:
     def render(text: str, kind: str = "text") -> str:
         result = _run(
             [
-                _tool("amtool"),
+                require_tool("amtool"),
                 "template",
                 "render",
                 f"--template.glob={TEMPLATES / '*.tmpl'}",

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from conftest import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -45,16 +45,6 @@ SECRETS_DIR = "/etc/alertmanager/secrets"
 Services = dict[str, dict[str, Any]]
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(
-            f"`{name}` is not installed. Run `make test`, which installs the Debian packages "
-            "prometheus, prometheus-alertmanager and docker-compose (promtool, amtool, docker-compose)."
-        )
-    return path
-
-
 def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
 
@@ -65,7 +55,9 @@ def _clean_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def _compose_config(home: Path, *flags: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return _run([_tool("docker-compose"), "-f", COMPOSE_FILE.name, "config", *flags], _clean_env(home, **env))
+    return _run(
+        [require_tool("docker-compose"), "-f", COMPOSE_FILE.name, "config", *flags], _clean_env(home, **env)
+    )
 
 
 def _env_file() -> dict[str, str]:
@@ -429,7 +421,7 @@ def test_tempo_and_loki_listen_where_the_collector_sends_and_keep_data_on_their_
 
 
 def test_promtool_accepts_the_prometheus_config_and_its_rules() -> None:
-    result = _run([_tool("promtool"), "check", "config", str(PROMETHEUS_CONFIG.relative_to(ROOT))])
+    result = _run([require_tool("promtool"), "check", "config", str(PROMETHEUS_CONFIG.relative_to(ROOT))])
     assert result.returncode == 0, result.stdout + result.stderr
     for rule_file in (ROOT / "alerts" / "rules").glob("*.yml"):
         assert f"Checking {rule_file.relative_to(ROOT)}" in result.stdout
